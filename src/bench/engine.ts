@@ -1,0 +1,118 @@
+// `npm run bench:engine`: our prefill/decode speed against llama.cpp (node-llama-cpp) on the same
+// file, same thread count, in the same run. Models are TinyLlama-1.1B-shaped random weights made by
+// our own generator and cached under bench-out/. Prints one JSON object.
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadModel, generate } from "../engine/generate.js";
+import { writeGguf } from "../gguf/writer.js";
+import { GgmlType, typeName } from "../gguf/types.js";
+import { randomModelSpec } from "../models/random-model.js";
+import { buildSyntheticVocab } from "../tokenizer/synth.js";
+import { LlamaCppReference } from "../reference/llama-cpp.js";
+
+const SHAPES = {
+  // TinyLlama-1.1B: 22 layers, dim 2048, 32 heads / 4 kv heads, ffn 5632, 32000 vocabulary.
+  tinyllama: { dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000 },
+  // SmolLM-135M: 30 layers, dim 576, 9 heads / 3 kv heads, ffn 1536, 49152 vocabulary.
+  smollm: { dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152 },
+} as const;
+
+interface Speed {
+  prefill_tok_s: number;
+  decode_tok_s: number;
+}
+
+async function ensureModel(dir: string, shape: keyof typeof SHAPES, type: GgmlType): Promise<string> {
+  const path = join(dir, `${shape}-${typeName(type).toLowerCase()}.gguf`);
+  if (existsSync(path)) return path;
+  const s = SHAPES[shape];
+  const spec = randomModelSpec({
+    arch: "llama", type, dim: s.dim, layers: s.layers, heads: s.heads, kvHeads: s.kvHeads, ffn: s.ffn,
+    contextLength: 2048, seed: 7, tokenizer: buildSyntheticVocab("spm", { size: s.vocab, seed: 7 }),
+  });
+  await writeGguf(path, spec);
+  return path;
+}
+
+function promptIds(vocab: number, bos: number | undefined, n: number): number[] {
+  // A fixed pseudo-random prompt of ordinary tokens, identical for both engines.
+  const ids: number[] = bos === undefined ? [] : [bos];
+  let x = 12345;
+  while (ids.length < n) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    ids.push(300 + (x % (vocab - 300)));
+  }
+  return ids;
+}
+
+async function ours(path: string, nPrompt: number, nDecode: number): Promise<Speed & { tokens: number[]; prompt: number[] }> {
+  const model = await loadModel(path);
+  try {
+    const ids = promptIds(model.config.vocab, model.tokenizer.bos, nPrompt);
+    const sampler = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+    const r = await generate(model, ids, { maxTokens: nDecode + 1, sampler, contextLength: nPrompt + nDecode + 8 });
+    return { prefill_tok_s: r.timings.prefillTokS, decode_tok_s: r.timings.decodeTokS, tokens: [...r.tokens], prompt: ids };
+  } finally {
+    await model.close();
+  }
+}
+
+async function llamaCpp(path: string, ids: number[], nDecode: number, threads: number): Promise<Speed & { tokens: number[] }> {
+  const ref = await LlamaCppReference.open(path, { threads, contextSize: ids.length + nDecode + 8 });
+  try {
+    // One token more than we decode: the first comes from prefill, each later one is one decode step.
+    const run = await ref.greedy(ids, nDecode + 1);
+    return {
+      prefill_tok_s: ids.length / (run.prefillMs / 1000),
+      decode_tok_s: nDecode / (run.decodeMs / 1000),
+      tokens: run.tokens,
+    };
+  } finally {
+    await ref.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      shape: { type: "string", default: "tinyllama" },
+      types: { type: "string", default: "q8_0,q4_k" },
+      // Our CPU backend is single-threaded for now; llama.cpp gets the same count.
+      threads: { type: "string", default: "1" },
+      prompt: { type: "string", default: "64" },
+      decode: { type: "string", default: "16" },
+      dir: { type: "string", default: "bench-out" },
+    },
+  });
+  const shape = values.shape as keyof typeof SHAPES;
+  if (!(shape in SHAPES)) throw new Error(`unknown shape ${shape}`);
+  const threads = Number(values.threads);
+  const nPrompt = Number(values.prompt);
+  const nDecode = Number(values.decode);
+  mkdirSync(values.dir, { recursive: true });
+  const types = values.types.split(",").map((t) => ({ q8_0: GgmlType.Q8_0, q4_k: GgmlType.Q4_K, q4_0: GgmlType.Q4_0, q6_k: GgmlType.Q6_K, f16: GgmlType.F16 })[t]);
+  const results = [];
+  for (const type of types) {
+    if (type === undefined) throw new Error(`unknown type in ${values.types}`);
+    const path = await ensureModel(values.dir, shape, type);
+    const a = await ours(path, nPrompt, nDecode);
+    const b = await llamaCpp(path, a.prompt, nDecode, threads);
+    results.push({
+      model: `${shape}-${typeName(type)}`,
+      threads,
+      prompt_tokens: nPrompt,
+      decode_tokens: nDecode,
+      tessera: { prefill_tok_s: a.prefill_tok_s, decode_tok_s: a.decode_tok_s },
+      llama_cpp: { prefill_tok_s: b.prefill_tok_s, decode_tok_s: b.decode_tok_s },
+      ratio: { prefill: a.prefill_tok_s / b.prefill_tok_s, decode: a.decode_tok_s / b.decode_tok_s },
+      same_greedy_tokens: a.tokens.slice(0, nDecode).every((t, i) => t === b.tokens[i]),
+    });
+  }
+  process.stdout.write(JSON.stringify({ bench: "engine", node: process.version, results }, null, 2) + "\n");
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:engine: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});

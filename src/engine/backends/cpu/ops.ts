@@ -1,0 +1,166 @@
+// Elementwise and attention kernels of the CPU backend, on plain Float32Arrays.
+// They follow ggml's CPU arithmetic where it changes results: sums of squares in double, and keys,
+// values and queries rounded to f16 as llama.cpp's default f16 KV cache does. Attention comes in
+// llama.cpp's two forms: "flash" (its default: online softmax, the value sum kept in f16) and
+// "classic" (full softmax, weights rounded to f16 for the value product).
+import { roundToF16 } from "../../../gguf/quants/f16.js";
+import type { RopeParams } from "../../backend.js";
+
+export function rmsnorm(x: Float32Array, weight: Float32Array, rows: number, width: number, eps: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    let sum = 0;
+    for (let i = 0; i < width; i++) sum += x[base + i] * x[base + i];
+    const scale = Math.fround(1 / Math.sqrt(Math.fround(sum / width) + eps));
+    for (let i = 0; i < width; i++) out[base + i] = Math.fround(x[base + i] * scale) * weight[i];
+  }
+}
+
+/** cos/sin per rotated pair for one position, built the way ggml's rope cache is (theta *= theta_scale in f32). */
+function ropeAngles(pos: number, rope: RopeParams, cos: Float32Array, sin: Float32Array): void {
+  const thetaScale = Math.fround(Math.pow(rope.base, -2 / rope.dims));
+  let theta = Math.fround(pos);
+  for (let i = 0; i < rope.dims / 2; i++) {
+    const factor = rope.freqFactors ? rope.freqFactors[i] : 1;
+    const angle = Math.fround(rope.freqScale * Math.fround(theta / factor));
+    cos[i] = Math.cos(angle);
+    sin[i] = Math.sin(angle);
+    theta = Math.fround(theta * thetaScale);
+  }
+}
+
+export function rope(x: Float32Array, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
+  const half = rope.dims / 2;
+  const cos = new Float32Array(half);
+  const sin = new Float32Array(half);
+  for (let t = 0; t < nTok; t++) {
+    ropeAngles(positions[t], rope, cos, sin);
+    for (let h = 0; h < heads; h++) {
+      const base = (t * heads + h) * headDim;
+      for (let i = 0; i < half; i++) {
+        // normal: pairs (2i, 2i+1); NeoX: pairs (i, i + dims/2).
+        const a = rope.style === "normal" ? base + 2 * i : base + i;
+        const b = rope.style === "normal" ? a + 1 : a + half;
+        const x0 = x[a];
+        const x1 = x[b];
+        x[a] = x0 * cos[i] - x1 * sin[i];
+        x[b] = x0 * sin[i] + x1 * cos[i];
+      }
+    }
+  }
+}
+
+export interface CpuKvLayer {
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+}
+
+/**
+ * Causal flash attention for nTok new rows starting at position `start`, as ggml's CPU
+ * flash_attn_ext computes it: one pass over the cache with a running maximum, the weighted value sum
+ * accumulated in f16 and rescaled whenever the maximum grows, divided by the weight sum at the end.
+ */
+export function flashAttention(
+  q: Float32Array, layer: CpuKvLayer, start: number, nTok: number,
+  heads: number, kvHeads: number, headDim: number, out: Float32Array,
+): void {
+  const group = heads / kvHeads;
+  const kvDim = kvHeads * headDim;
+  const scale = Math.fround(1 / Math.sqrt(headDim));
+  const qh = new Float32Array(headDim);
+  const acc = new Float32Array(headDim);
+  for (let t = 0; t < nTok; t++) {
+    const visible = start + t + 1;
+    for (let h = 0; h < heads; h++) {
+      const qBase = (t * heads + h) * headDim;
+      const kvOff = Math.floor(h / group) * headDim;
+      for (let d = 0; d < headDim; d++) qh[d] = roundToF16(q[qBase + d]);
+      acc.fill(0);
+      let sum = 0;
+      let max = -Infinity;
+      for (let p = 0; p < visible; p++) {
+        const kBase = p * kvDim + kvOff;
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += qh[d] * layer.k[kBase + d];
+        const s = Math.fround(Math.fround(dot) * scale);
+        let ms = 1;
+        let vs = 1;
+        if (s > max) {
+          ms = Math.fround(Math.exp(max - s));
+          max = s;
+          if (ms !== 1) for (let d = 0; d < headDim; d++) acc[d] = roundToF16(acc[d] * ms);
+        } else {
+          vs = Math.fround(Math.exp(s - max));
+        }
+        const vBase = p * kvDim + kvOff;
+        for (let d = 0; d < headDim; d++) acc[d] = roundToF16(layer.v[vBase + d] * vs + acc[d]);
+        sum = Math.fround(sum * ms + vs);
+      }
+      const inv = Math.fround(1 / sum);
+      for (let d = 0; d < headDim; d++) out[qBase + d] = acc[d] * inv;
+    }
+  }
+}
+
+/**
+ * Causal attention for nTok new rows starting at position `start`, after their keys and values were stored.
+ * q: nTok × heads × headDim; out likewise. Heads share kv heads in groups (GQA).
+ */
+export function attention(
+  q: Float32Array, layer: CpuKvLayer, start: number, nTok: number,
+  heads: number, kvHeads: number, headDim: number, out: Float32Array, scores: Float32Array,
+): void {
+  const group = heads / kvHeads;
+  const kvDim = kvHeads * headDim;
+  const scale = 1 / Math.sqrt(headDim);
+  const qh = new Float32Array(headDim);
+  for (let t = 0; t < nTok; t++) {
+    const visible = start + t + 1;
+    for (let h = 0; h < heads; h++) {
+      const qBase = (t * heads + h) * headDim;
+      const kvOff = Math.floor(h / group) * headDim;
+      for (let d = 0; d < headDim; d++) qh[d] = roundToF16(q[qBase + d]);
+      let max = -Infinity;
+      for (let p = 0; p < visible; p++) {
+        const kBase = p * kvDim + kvOff;
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += qh[d] * layer.k[kBase + d];
+        const s = Math.fround(Math.fround(dot) * scale);
+        scores[p] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let p = 0; p < visible; p++) {
+        const e = Math.fround(Math.exp(scores[p] - max));
+        scores[p] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let p = 0; p < visible; p++) scores[p] = roundToF16(scores[p] * inv);
+      for (let d = 0; d < headDim; d++) out[qBase + d] = 0;
+      for (let p = 0; p < visible; p++) {
+        const w = scores[p];
+        const vBase = p * kvDim + kvOff;
+        for (let d = 0; d < headDim; d++) out[qBase + d] += w * layer.v[vBase + d];
+      }
+    }
+  }
+}
+
+export function storeKv(layer: CpuKvLayer, start: number, nTok: number, kvDim: number, k: Float32Array, v: Float32Array): void {
+  for (let i = 0; i < nTok * kvDim; i++) {
+    layer.k[start * kvDim + i] = roundToF16(k[i]);
+    layer.v[start * kvDim + i] = roundToF16(v[i]);
+  }
+}
+
+export function siluMul(gate: Float32Array, up: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i];
+    gate[i] = Math.fround(g / (1 + Math.exp(-g))) * up[i];
+  }
+}
+
+export function add(dst: Float32Array, src: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] += src[i];
+}

@@ -1,0 +1,174 @@
+// The transformer forward pass, written against Backend operations only. One model object runs a
+// contiguous range of layers (a shard): the first stage also embeds tokens, the last stage also holds the
+// final norm and output head. A whole model is the shard [0, layers) with both ends.
+import type { Activation, AttentionShape, Backend, KvCache, RopeParams, Weight } from "./backend.js";
+import type { ModelConfig } from "./config.js";
+
+export interface LayerWeights {
+  readonly attnNorm: Weight;
+  readonly wq: Weight;
+  readonly wk: Weight;
+  readonly wv: Weight;
+  readonly wo: Weight;
+  readonly bq?: Weight;
+  readonly bk?: Weight;
+  readonly bv?: Weight;
+  readonly qNorm?: Weight;
+  readonly kNorm?: Weight;
+  readonly ffnNorm: Weight;
+  readonly gate: Weight;
+  readonly up: Weight;
+  readonly down: Weight;
+}
+
+export interface ShardWeights {
+  /** Present on the first stage. */
+  readonly embedding?: Weight;
+  /** Present on the last stage: final norm and output projection (the embedding when tied). */
+  readonly outputNorm?: Weight;
+  readonly output?: Weight;
+  readonly layers: readonly LayerWeights[];
+  readonly ropeFreqFactors?: Float32Array;
+}
+
+export interface LayerRange {
+  /** First layer, inclusive. */
+  readonly start: number;
+  /** Last layer, exclusive. */
+  readonly end: number;
+}
+
+/** Activation buffers for up to `rows` tokens at once, allocated once per batch size. */
+interface Scratch {
+  readonly rows: number;
+  readonly x: Activation; // rows × dim: the residual stream
+  readonly xb: Activation; // rows × dim: normed input of a sub-layer
+  readonly q: Activation; // rows × heads × headDim
+  readonly k: Activation; // rows × kvHeads × headDim
+  readonly v: Activation; // rows × kvHeads × headDim
+  readonly att: Activation; // rows × heads × headDim: attention output
+  readonly proj: Activation; // rows × dim: output of wo and down, before the residual add
+  readonly gate: Activation; // rows × ffn
+  readonly up: Activation; // rows × ffn
+  readonly last: Activation; // 1 × dim: the row whose logits are wanted
+  readonly logits: Activation; // 1 × vocab
+}
+
+export class Sequence {
+  constructor(readonly cache: KvCache) {}
+  /** Tokens (positions) already in this sequence's cache. */
+  get length(): number {
+    return this.cache.length;
+  }
+}
+
+export class Transformer {
+  private scratch?: Scratch;
+  private readonly rope: RopeParams;
+  private readonly shape: AttentionShape;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    readonly weights: ShardWeights,
+    readonly range: LayerRange,
+  ) {
+    if (weights.layers.length !== range.end - range.start) {
+      throw new RangeError(`shard holds ${weights.layers.length} layers but its range is [${range.start}, ${range.end})`);
+    }
+    this.rope = { ...config.rope, freqFactors: weights.ropeFreqFactors };
+    this.shape = { heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim };
+  }
+
+  get isFirst(): boolean {
+    return this.weights.embedding !== undefined;
+  }
+
+  get isLast(): boolean {
+    return this.weights.output !== undefined;
+  }
+
+  newSequence(capacity = this.config.contextLength): Sequence {
+    const kvDim = this.config.kvHeads * this.config.headDim;
+    return new Sequence(this.backend.createKvCache(this.weights.layers.length, capacity, kvDim));
+  }
+
+  private scratchFor(rows: number): Scratch {
+    if (this.scratch && this.scratch.rows >= rows) return this.scratch;
+    const { dim, heads, kvHeads, headDim, ffn, vocab } = this.config;
+    const b = this.backend;
+    this.scratch = {
+      rows,
+      x: b.alloc(rows * dim),
+      xb: b.alloc(rows * dim),
+      q: b.alloc(rows * heads * headDim),
+      k: b.alloc(rows * kvHeads * headDim),
+      v: b.alloc(rows * kvHeads * headDim),
+      att: b.alloc(rows * heads * headDim),
+      proj: b.alloc(rows * dim),
+      gate: b.alloc(rows * ffn),
+      up: b.alloc(rows * ffn),
+      last: b.alloc(dim),
+      logits: b.alloc(vocab),
+    };
+    return this.scratch;
+  }
+
+  /**
+   * Runs a chunk of tokens through this shard and appends them to the sequence.
+   * input: token ids on the first stage, or nTok × dim hidden states from the previous stage.
+   * Returns the logits of the chunk's last token on the last stage, else the chunk's hidden states.
+   */
+  async forward(input: readonly number[] | Float32Array, nTok: number, seq: Sequence): Promise<Float32Array> {
+    const { dim, heads, kvHeads, headDim, ffn, rmsEps } = this.config;
+    const b = this.backend;
+    const s = this.scratchFor(nTok);
+    const start = seq.cache.length;
+    const positions = Array.from({ length: nTok }, (_, i) => start + i);
+
+    if (this.weights.embedding) {
+      if (input instanceof Float32Array) throw new TypeError("the first stage takes token ids");
+      b.embed(this.weights.embedding, input, s.x);
+    } else {
+      if (!(input instanceof Float32Array) || input.length !== nTok * dim) throw new TypeError(`this stage takes ${nTok} × ${dim} hidden states`);
+      b.write(s.x, input);
+    }
+
+    this.weights.layers.forEach((lw, l) => {
+      // Attention sub-layer.
+      b.rmsnorm(s.x, lw.attnNorm, nTok, dim, rmsEps, s.xb);
+      b.matmul(lw.wq, s.xb, nTok, s.q);
+      b.matmul(lw.wk, s.xb, nTok, s.k);
+      b.matmul(lw.wv, s.xb, nTok, s.v);
+      if (lw.bq && lw.bk && lw.bv) {
+        b.addBias(s.q, lw.bq, nTok);
+        b.addBias(s.k, lw.bk, nTok);
+        b.addBias(s.v, lw.bv, nTok);
+      }
+      if (lw.qNorm && lw.kNorm) {
+        b.rmsnorm(s.q, lw.qNorm, nTok * heads, headDim, rmsEps, s.q);
+        b.rmsnorm(s.k, lw.kNorm, nTok * kvHeads, headDim, rmsEps, s.k);
+      }
+      b.rope(s.q, nTok, heads, headDim, positions, this.rope);
+      b.rope(s.k, nTok, kvHeads, headDim, positions, this.rope);
+      b.attention(s.q, s.k, s.v, seq.cache, l, nTok, this.shape, s.att);
+      b.matmul(lw.wo, s.att, nTok, s.proj);
+      b.add(s.x, s.proj, nTok * dim);
+
+      // Feed-forward sub-layer (SwiGLU).
+      b.rmsnorm(s.x, lw.ffnNorm, nTok, dim, rmsEps, s.xb);
+      b.matmul(lw.gate, s.xb, nTok, s.gate);
+      b.matmul(lw.up, s.xb, nTok, s.up);
+      b.siluMul(s.gate, s.up, nTok * ffn);
+      b.matmul(lw.down, s.gate, nTok, s.proj);
+      b.add(s.x, s.proj, nTok * dim);
+    });
+    seq.cache.length = start + nTok;
+
+    if (!this.weights.output || !this.weights.outputNorm) return b.read(s.x, nTok * dim);
+    b.write(s.last, await b.read(s.x, dim, (nTok - 1) * dim));
+    b.rmsnorm(s.last, this.weights.outputNorm, 1, dim, rmsEps, s.xb);
+    b.matmul(this.weights.output, s.xb, 1, s.logits);
+    return b.read(s.logits, this.config.vocab);
+  }
+}

@@ -10,7 +10,7 @@ import { CliError, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requ
 
 export const MAKE_MODEL_USAGE = `tessera make-model --arch llama|mistral|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k --out FILE
                    [--dim N --layers N --heads N --kv-heads N --ffn N --head-dim N --ctx N]
-                   [--vocab-from FILE | --vocab spm|gpt2 --vocab-size N --pre NAME] [--tied] [--rope-freqs] [--seed S]`;
+                   [--vocab-from FILE | --vocab spm|gpt2 --vocab-size N --pre NAME] [--tied] [--rope-freqs] [--rope-scale F] [--seed S]`;
 
 export const TYPE_FLAGS: ReadonlyMap<string, GgmlType> = new Map([
   ["f32", GgmlType.F32], ["f16", GgmlType.F16], ["bf16", GgmlType.BF16], ["q8_0", GgmlType.Q8_0],
@@ -45,6 +45,7 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
     pre: { type: "string" },
     tied: { type: "boolean" },
     "rope-freqs": { type: "boolean" },
+    "rope-scale": { type: "string" },
     seed: { type: "string" },
   });
   const arch = f.arch ?? "llama";
@@ -80,6 +81,7 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
       tokenizer,
       tiedEmbeddings: f.tied === true,
       ropeFreqs: f["rope-freqs"] === true,
+      ropeScaleLinear: f["rope-scale"] === undefined ? undefined : numberFlag(f["rope-scale"], "rope-scale", 1, (n) => n > 0),
     });
   } catch (e) {
     if (e instanceof RangeError) throw new CliError(e.message, 2);

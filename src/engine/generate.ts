@@ -11,8 +11,12 @@ import { loadTransformer } from "./load.js";
 import type { Sequence, Transformer } from "./model.js";
 import { Sampler, type SamplerOptions } from "./sampler.js";
 
-/** Prompt tokens per forward pass during prefill: each weight is read once per chunk. */
-export const PREFILL_CHUNK = 32;
+/**
+ * Prompt tokens per forward pass during prefill: each weight is read once per chunk. 512 is
+ * llama.cpp's default micro-batch, and its attention rounds differently for batches of 64 or more, so
+ * the same chunking keeps outputs identical.
+ */
+export const PREFILL_CHUNK = 512;
 
 export interface LoadedModel {
   readonly path: string;

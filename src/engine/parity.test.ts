@@ -38,6 +38,9 @@ const PROMPTS = [
   "numbers 12345 67.89 and it's John's",
 ];
 
+/** Over 64 tokens in every vocabulary here, so llama.cpp runs its tiled flash-attention path. */
+const LONG_PROMPT = Array.from({ length: 4 }, (_, i) => `Line ${i}: the quick brown fox jumps over the lazy dog, again and again.`).join("\n");
+
 const TYPES = [
   GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
   GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
@@ -50,12 +53,13 @@ interface ArchShape {
   readonly headDim?: number;
   readonly ropeFreqs?: boolean;
   readonly tied?: boolean;
+  readonly ropeScaleLinear?: number;
 }
 
 // dim 256 and ffn 512 keep every row a whole number of 256-element K-quant blocks.
 const ARCHS: readonly ArchShape[] = [
   { arch: "llama", heads: 4, kvHeads: 2, ropeFreqs: true },
-  { arch: "mistral", heads: 8, kvHeads: 2 },
+  { arch: "mistral", heads: 8, kvHeads: 2, ropeScaleLinear: 4 },
   { arch: "qwen2", heads: 4, kvHeads: 4, tied: true },
   { arch: "qwen3", heads: 4, kvHeads: 2, headDim: 128 },
 ];
@@ -83,7 +87,7 @@ for (const shape of ARCHS) {
       await writeGguf(path, randomModelSpec({
         arch: shape.arch, type, dim: 256, layers: 2, heads: shape.heads, kvHeads: shape.kvHeads, ffn: 512,
         headDim: shape.headDim, contextLength: 512, seed: 1000 + type, tokenizer: vocab,
-        ropeFreqs: shape.ropeFreqs, tiedEmbeddings: shape.tied,
+        ropeFreqs: shape.ropeFreqs, tiedEmbeddings: shape.tied, ropeScaleLinear: shape.ropeScaleLinear,
       }));
       const model = await loadModel(path);
       const ref = await LlamaCppReference.open(path, { threads: 1, contextSize: 256 });
@@ -91,8 +95,9 @@ for (const shape of ARCHS) {
         for (const text of PROMPTS) {
           assert.deepEqual(model.tokenizer.encode(text), ref.tokenize(text, model.tokenizer.addBos), `tokens of ${JSON.stringify(text)}`);
         }
-        for (const text of PROMPTS.slice(0, 3)) {
+        for (const text of [...PROMPTS.slice(0, 3), LONG_PROMPT]) {
           const prompt = model.tokenizer.encode(text);
+          if (text === LONG_PROMPT) assert.ok(prompt.length >= 64, `long prompt has ${prompt.length} tokens`);
           const ours = await generate(model, prompt, { maxTokens: 32, sampler: GREEDY, contextLength: 256 });
           const theirs = await ref.greedy(prompt, 32);
           // llama.cpp's low-level evaluate does not stop at end-of-generation tokens; our loop does.

@@ -65,3 +65,23 @@ test("stories260K: a seeded sampled generation is reproducible", async () => {
     await model.close();
   }
 });
+
+test("stories260K: a prompt of over 64 tokens (llama.cpp's tiled attention) still matches llama.cpp", async () => {
+  const model = await loadModel(STORIES_260K);
+  const ref = await LlamaCppReference.open(STORIES_260K, { threads: 1, contextSize: 256 });
+  try {
+    const text = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. " +
+      "One day, she saw a big, red ball. She wanted to play with it, but it was too high. Lily asked her mom to help her. " +
+      "Her mom said, \"Let's go to the park and play with the ball.\"";
+    const prompt = model.tokenizer.encode(text);
+    assert.ok(prompt.length >= 64, `prompt has ${prompt.length} tokens`);
+    assert.deepEqual(prompt, ref.tokenize(text, true));
+    const ours = await generate(model, prompt, { maxTokens: 40, sampler: GREEDY, contextLength: 256 });
+    const theirs = await ref.greedy(prompt, 40);
+    assert.deepEqual(ours.tokens, theirs.tokens.slice(0, ours.tokens.length));
+    assert.ok(ours.tokens.length > 0);
+  } finally {
+    await ref.close();
+    await model.close();
+  }
+});

@@ -86,7 +86,18 @@ test("every truncation of stories260K's header is a GgufError, or NeedMoreBytes 
 });
 
 test("truncations inside the data section fail the tensor bounds check", () => {
-  for (let len = storiesHeader.dataOffset; len < stories.length; len += 1021) {
+  // The header parse is the same for every length past dataOffset; only the final bounds check sees
+  // the length. So the data section is sampled every 61 bytes, plus every length within 3 bytes of
+  // each tensor's start and end, where an off-by-one would show.
+  const lengths = new Set<number>();
+  for (let len = storiesHeader.dataOffset; len < stories.length; len += 61) lengths.add(len);
+  for (const t of storiesHeader.tensors) {
+    for (const edge of [t.offset, t.offset + t.byteSize]) {
+      for (let d = -3; d <= 3; d++) lengths.add(storiesHeader.dataOffset + edge + d);
+    }
+  }
+  for (const len of lengths) {
+    if (len < storiesHeader.dataOffset || len >= stories.length) continue;
     assert.match(outcome(stories.subarray(0, len), len), /runs past the end of the file|out of range/);
   }
   assert.equal(outcome(stories, stories.length), "ok");

@@ -29,6 +29,8 @@ export interface RandomModelOptions {
   readonly tiedEmbeddings?: boolean;
   /** Add a rope_freqs tensor (llama3-style per-frequency scaling). */
   readonly ropeFreqs?: boolean;
+  /** Linear RoPE position scaling factor (rope.scaling.type = linear), for long-context variants. */
+  readonly ropeScaleLinear?: number;
 }
 
 /** Gaussian samples from a seeded uniform source (Box–Muller). */
@@ -132,6 +134,10 @@ export function randomModelSpec(o: RandomModelOptions): GgufWriteSpec {
   if (o.headDim !== undefined) {
     metadata.set(`${a}.attention.key_length`, meta.u32(headDim));
     metadata.set(`${a}.attention.value_length`, meta.u32(headDim));
+  }
+  if (o.ropeScaleLinear !== undefined) {
+    metadata.set(`${a}.rope.scaling.type`, meta.string("linear"));
+    metadata.set(`${a}.rope.scaling.factor`, meta.f32(o.ropeScaleLinear));
   }
   for (const [k, v] of o.tokenizer) metadata.set(k, v);
   return { metadata, tensors };

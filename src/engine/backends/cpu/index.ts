@@ -3,15 +3,27 @@ import { cpus, totalmem } from "node:os";
 import { dequantizeRow } from "../../../gguf/quants/index.js";
 import { GgmlType } from "../../../gguf/types.js";
 import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
-import { matmul } from "./kernels/index.js";
+import { matmul, prepareActivations } from "./kernels/index.js";
+import { WasmKernels } from "./wasm-kernels.js";
 import * as ops from "./ops.js";
 
 class CpuWeight implements Weight {
   /** Dequantised copy for small vectors (norms, biases) that every op reads as f32. */
   private f32?: Float32Array;
-  constructor(readonly info: WeightInfo, readonly data: Uint8Array) {}
+  constructor(
+    readonly info: WeightInfo,
+    private readonly own: Uint8Array | undefined,
+    /** Where the bytes live in the wasm kernels' memory, when they were uploaded there. */
+    readonly wasm?: { readonly kernels: WasmKernels; readonly ptr: number; readonly length: number },
+  ) {}
+  /** The weight's bytes; a fresh view for wasm-resident weights, since memory growth detaches old ones. */
+  get data(): Uint8Array {
+    if (this.own) return this.own;
+    const w = this.wasm!;
+    return w.kernels.heap.bytes(w.ptr, w.length);
+  }
   get bytes(): number {
-    return this.data.byteLength;
+    return this.own ? this.own.byteLength : this.wasm!.length;
   }
   get rowLength(): number {
     return this.info.dims[0];
@@ -53,20 +65,28 @@ class CpuKvCache implements KvCache {
 const w = (x: Weight) => x as CpuWeight;
 const a = (x: Activation) => (x as CpuActivation).data;
 
+/** Query rows from which ggml's CPU flash attention uses its tiled f32 path (GGML_FA_TILE_Q). */
+const FLASH_TILE_ROWS = 64;
+
 export interface CpuBackendOptions {
   /**
    * Which of llama.cpp's attention computations to reproduce: "flash" (its default on CPU) or
    * "classic" (llama.cpp with flash attention off). They round differently, so parity needs the same one.
    */
   readonly attention?: "flash" | "classic";
+  /** "wasm" (default): SIMD kernels where they exist; "js": the TypeScript kernels only. */
+  readonly kernels?: "wasm" | "js";
 }
 
 export class CpuBackend implements Backend {
   readonly name = "cpu";
   readonly attentionKind: "flash" | "classic";
+  /** WebAssembly SIMD kernels, used for the weight types they cover; the TS kernels do the rest. */
+  readonly wasm: WasmKernels | undefined;
 
   constructor(options: CpuBackendOptions = {}) {
     this.attentionKind = options.attention ?? "flash";
+    this.wasm = options.kernels === "js" ? undefined : WasmKernels.load();
   }
 
   async devices(): Promise<BackendDevice[]> {
@@ -75,6 +95,11 @@ export class CpuBackend implements Backend {
   }
 
   uploadWeight(info: WeightInfo, data: Uint8Array): Weight {
+    // Matrices the wasm kernels can multiply move into their memory; vectors stay as they are.
+    // Past wasm32's 4 GiB, the remaining weights stay in JS memory and use the TypeScript kernels.
+    if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type) && this.wasm.canHold(data.length)) {
+      return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: this.wasm.upload(data), length: data.length });
+    }
     return new CpuWeight(info, data);
   }
 
@@ -108,7 +133,12 @@ export class CpuBackend implements Backend {
 
   matmul(weight: Weight, x: Activation, nTok: number, out: Activation): void {
     const t = w(weight);
-    matmul(t.info.type, t.data, t.rows, t.rowLength, a(x), nTok, a(out));
+    if (t.wasm) {
+      const act = prepareActivations(t.info.type, a(x), nTok, t.rowLength);
+      t.wasm.kernels.matmul(t.info.type, t.wasm.ptr, t.rows, t.rowLength, act, a(out));
+    } else {
+      matmul(t.info.type, t.data, t.rows, t.rowLength, a(x), nTok, a(out));
+    }
   }
 
   addBias(x: Activation, bias: Weight, nTok: number): void {
@@ -131,8 +161,11 @@ export class CpuBackend implements Backend {
     if (start + nTok > c.capacity) throw new RangeError(`context is full: ${start} + ${nTok} tokens exceeds ${c.capacity}`);
     const kvLayer = c.layers[layer];
     ops.storeKv(kvLayer, start, nTok, c.kvDim, a(k), a(v));
-    if (this.attentionKind === "flash") ops.flashAttention(a(q), kvLayer, start, nTok, shape.heads, shape.kvHeads, shape.headDim, a(out));
-    else ops.attention(a(q), kvLayer, start, nTok, shape.heads, shape.kvHeads, shape.headDim, a(out), c.scores);
+    const { heads, kvHeads, headDim } = shape;
+    if (this.attentionKind === "classic") ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, a(out), c.scores, true);
+    // ggml switches to its tiled, all-f32 flash attention for batches of FLASH_TILE_ROWS query rows or more.
+    else if (nTok >= FLASH_TILE_ROWS) ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, a(out), c.scores, false);
+    else ops.flashAttention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, a(out), c.scores);
   }
 
   siluMul(gate: Activation, up: Activation, n: number): void {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { add, attention, rmsnorm, rope, siluMul, storeKv } from "./ops.js";
+import { add, attention, flashAttention, rmsnorm, rope, siluMul, storeKv } from "./ops.js";
 
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
@@ -41,7 +41,7 @@ test("attention over one cached position returns its value; causal rows see only
   storeKv(layer, 0, 2, headDim, new Float32Array([1, 0, 0, 1]), new Float32Array([10, 20, 30, 40]));
   const q = new Float32Array([1, 0, 0, 50]);
   const out = new Float32Array(4);
-  attention(q, layer, 0, 2, 1, 1, headDim, out, new Float32Array(4));
+  attention(q, layer, 0, 2, 1, 1, headDim, out, new Float32Array(4), true);
   // Row 0 sees only position 0.
   assert.deepEqual([out[0], out[1]], [10, 20]);
   // Row 1 puts almost all weight on position 1 (score 50/√2 against 0).
@@ -58,4 +58,27 @@ test("siluMul and add", () => {
   const d = new Float32Array([1, 2]);
   add(d, new Float32Array([3, 4]), 2);
   assert.deepEqual([...d], [4, 6]);
+});
+
+test("flash, f16-softmax and f32 attention agree to f16 precision", () => {
+  const heads = 4;
+  const kvHeads = 2;
+  const headDim = 16;
+  const n = 9;
+  const kvDim = kvHeads * headDim;
+  let seed = 1;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const layer = { k: new Float32Array(n * kvDim), v: new Float32Array(n * kvDim) };
+  storeKv(layer, 0, n, kvDim, Float32Array.from({ length: n * kvDim }, rand), Float32Array.from({ length: n * kvDim }, rand));
+  const q = Float32Array.from({ length: n * heads * headDim }, () => 3 * rand());
+  const results = [0, 1, 2].map((kind) => {
+    const out = new Float32Array(q.length);
+    if (kind === 0) flashAttention(q, layer, 0, n, heads, kvHeads, headDim, out, new Float32Array(n));
+    else attention(q, layer, 0, n, heads, kvHeads, headDim, out, new Float32Array(n), kind === 1);
+    return out;
+  });
+  for (let i = 0; i < q.length; i++) {
+    close(results[0][i], results[2][i], 5e-3);
+    close(results[1][i], results[2][i], 5e-3);
+  }
 });

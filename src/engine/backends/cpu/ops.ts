@@ -55,14 +55,31 @@ export interface CpuKvLayer {
   readonly v: Float32Array;
 }
 
+/** Scaled dot products of one query head with every visible cached key, into scores[0..visible). */
+function headScores(qh: Float32Array, k: Float32Array, kvDim: number, kvOff: number, visible: number, scale: number, scores: Float32Array): void {
+  const headDim = qh.length;
+  for (let p = 0; p < visible; p++) {
+    const kBase = p * kvDim + kvOff;
+    let dot = 0;
+    for (let d = 0; d < headDim; d++) dot += qh[d] * k[kBase + d];
+    scores[p] = Math.fround(Math.fround(dot) * scale);
+  }
+}
+
+/** The query head at qBase, rounded to f16 when the kernel being reproduced converts it to the K type. */
+function loadQuery(q: Float32Array, qBase: number, qh: Float32Array, toF16: boolean): void {
+  for (let d = 0; d < qh.length; d++) qh[d] = toF16 ? roundToF16(q[qBase + d]) : q[qBase + d];
+}
+
 /**
  * Causal flash attention for nTok new rows starting at position `start`, as ggml's CPU
- * flash_attn_ext computes it: one pass over the cache with a running maximum, the weighted value sum
- * accumulated in f16 and rescaled whenever the maximum grows, divided by the weight sum at the end.
+ * flash_attn_ext computes it for fewer than 64 query rows: one pass over the cache with a running
+ * maximum, the weighted value sum accumulated in f16 and rescaled whenever the maximum grows,
+ * divided by the weight sum at the end.
  */
 export function flashAttention(
   q: Float32Array, layer: CpuKvLayer, start: number, nTok: number,
-  heads: number, kvHeads: number, headDim: number, out: Float32Array,
+  heads: number, kvHeads: number, headDim: number, out: Float32Array, scores: Float32Array,
 ): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
@@ -74,15 +91,13 @@ export function flashAttention(
     for (let h = 0; h < heads; h++) {
       const qBase = (t * heads + h) * headDim;
       const kvOff = Math.floor(h / group) * headDim;
-      for (let d = 0; d < headDim; d++) qh[d] = roundToF16(q[qBase + d]);
+      loadQuery(q, qBase, qh, true);
+      headScores(qh, layer.k, kvDim, kvOff, visible, scale, scores);
       acc.fill(0);
       let sum = 0;
       let max = -Infinity;
       for (let p = 0; p < visible; p++) {
-        const kBase = p * kvDim + kvOff;
-        let dot = 0;
-        for (let d = 0; d < headDim; d++) dot += qh[d] * layer.k[kBase + d];
-        const s = Math.fround(Math.fround(dot) * scale);
+        const s = scores[p];
         let ms = 1;
         let vs = 1;
         if (s > max) {
@@ -103,32 +118,29 @@ export function flashAttention(
 }
 
 /**
- * Causal attention for nTok new rows starting at position `start`, after their keys and values were stored.
- * q: nTok × heads × headDim; out likewise. Heads share kv heads in groups (GQA).
+ * Causal softmax attention for nTok new rows starting at position `start`, after their keys and
+ * values were stored. q: nTok × heads × headDim; out likewise. Heads share kv heads in groups (GQA).
+ * `f16Softmax` reproduces llama.cpp without flash attention (query and attention weights rounded to
+ * f16 for their products with the f16 cache); without it, everything stays f32, as ggml's tiled
+ * flash attention computes batches of 64 or more query rows.
  */
 export function attention(
   q: Float32Array, layer: CpuKvLayer, start: number, nTok: number,
-  heads: number, kvHeads: number, headDim: number, out: Float32Array, scores: Float32Array,
+  heads: number, kvHeads: number, headDim: number, out: Float32Array, scores: Float32Array, f16Softmax: boolean,
 ): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
-  const scale = 1 / Math.sqrt(headDim);
+  const scale = Math.fround(1 / Math.sqrt(headDim));
   const qh = new Float32Array(headDim);
   for (let t = 0; t < nTok; t++) {
     const visible = start + t + 1;
     for (let h = 0; h < heads; h++) {
       const qBase = (t * heads + h) * headDim;
       const kvOff = Math.floor(h / group) * headDim;
-      for (let d = 0; d < headDim; d++) qh[d] = roundToF16(q[qBase + d]);
+      loadQuery(q, qBase, qh, f16Softmax);
+      headScores(qh, layer.k, kvDim, kvOff, visible, scale, scores);
       let max = -Infinity;
-      for (let p = 0; p < visible; p++) {
-        const kBase = p * kvDim + kvOff;
-        let dot = 0;
-        for (let d = 0; d < headDim; d++) dot += qh[d] * layer.k[kBase + d];
-        const s = Math.fround(Math.fround(dot) * scale);
-        scores[p] = s;
-        if (s > max) max = s;
-      }
+      for (let p = 0; p < visible; p++) if (scores[p] > max) max = scores[p];
       let sum = 0;
       for (let p = 0; p < visible; p++) {
         const e = Math.fround(Math.exp(scores[p] - max));
@@ -136,7 +148,7 @@ export function attention(
         sum += e;
       }
       const inv = 1 / sum;
-      for (let p = 0; p < visible; p++) scores[p] = roundToF16(scores[p] * inv);
+      for (let p = 0; p < visible; p++) scores[p] = f16Softmax ? roundToF16(scores[p] * inv) : Math.fround(scores[p] * inv);
       for (let d = 0; d < headDim; d++) out[qBase + d] = 0;
       for (let p = 0; p < visible; p++) {
         const w = scores[p];

@@ -1,0 +1,219 @@
+// The 32-element block formats: Q8_0, Q4_0, Q5_0 (against Q8_0 activations) and Q4_1, Q5_1
+// (against Q8_1). Each block's integer dot is exact: weights and activations are widened to i16
+// and multiplied pairwise into i32 lanes (i32x4.dot_i16x8_s). The per-block float combination is
+// TS's: f64(f32(d_w * d_a)) * sumi (+ f64(f32(m_w * s_a)) for the _1 formats), accumulated in f64.
+// Blocks go four at a time so one transposed reduction and one f32x4 scale product serve four.
+import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
+
+// Format ids; every call passes a constant, so after inlining the branches on it fold away.
+// @ts-ignore: decorator
+@inline const Q8_0 = 0;
+// @ts-ignore: decorator
+@inline const Q4_0 = 1;
+// @ts-ignore: decorator
+@inline const Q5_0 = 2;
+// @ts-ignore: decorator
+@inline const Q4_1 = 3;
+// @ts-ignore: decorator
+@inline const Q5_1 = 4;
+
+// @ts-ignore: decorator
+@inline function blockBytes(kind: i32): usize {
+  return kind == Q8_0 ? 34 : kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
+}
+
+/** i32x4 whose lanes sum to dot(elements 0-15 as u8 in lo / 16-31 in hi, activations at a). */
+// @ts-ignore: decorator
+@inline function dotHalves(lo: v128, hi: v128, a: usize): v128 {
+  const d0 = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(lo), v128.load8x8_s(a));
+  const d1 = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(lo), v128.load8x8_s(a, 8));
+  const d2 = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(hi), v128.load8x8_s(a, 16));
+  const d3 = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(hi), v128.load8x8_s(a, 24));
+  return i32x4.add(i32x4.add(d0, d1), i32x4.add(d2, d3));
+}
+
+/** Byte i of the result is 0x10 where bit i of the u32 at p is set (Q5 fifth bits). */
+// @ts-ignore: decorator
+@inline function fifthBits(p: usize, lo: bool): v128 {
+  const b = v128.load32_splat(p);
+  const bytes = lo
+    ? i8x16.shuffle(b, b, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+    : i8x16.shuffle(b, b, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const m = i64x2.splat(0x8040201008040201);
+  return v128.and(i8x16.eq(v128.and(bytes, m), m), i8x16.splat(0x10));
+}
+
+/** The i32x4 partial dot of the block at wb with the 32 activation quants at a (unsigned quants for Q4/Q5). */
+// @ts-ignore: decorator
+@inline function blockDot(kind: i32, wb: usize, a: usize): v128 {
+  if (kind == Q8_0) {
+    const d0 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 2), v128.load8x8_s(a));
+    const d1 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 10), v128.load8x8_s(a, 8));
+    const d2 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 18), v128.load8x8_s(a, 16));
+    const d3 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 26), v128.load8x8_s(a, 24));
+    return i32x4.add(i32x4.add(d0, d1), i32x4.add(d2, d3));
+  }
+  const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
+  const v = v128.load(wb + qo);
+  const m4 = i8x16.splat(0x0f);
+  let lo = v128.and(v, m4);
+  let hi = v128.and(i16x8.shr_u(v, 4), m4);
+  if (kind == Q5_0 || kind == Q5_1) {
+    const hp = wb + qo - 4;
+    lo = v128.or(lo, fifthBits(hp, true));
+    hi = v128.or(hi, fifthBits(hp, false));
+  }
+  return dotHalves(lo, hi, a);
+}
+
+/**
+ * One weight row (nb blocks from wr) against one token: activation quants aq, scales ad, extra ax
+ * (i32 block sums for Q4_0/Q5_0, f32 s for Q4_1/Q5_1). Returns the f64 dot.
+ */
+// @ts-ignore: decorator
+@inline function rowDot(kind: i32, wr: usize, nb: i32, aq: usize, ad: usize, ax: usize): f64 {
+  const bb = blockBytes(kind);
+  let acc = f64x2.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    let s = reduce4(blockDot(kind, wr, aq), blockDot(kind, wr + bb, aq + 32), blockDot(kind, wr + 2 * bb, aq + 64), blockDot(kind, wr + 3 * bb, aq + 96));
+    if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 3));
+    if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 4));
+    acc = f64x2.add(acc, scaleSums(s, f32x4.mul(f16x4At(wr, bb), v128.load(ad))));
+    if (kind == Q4_1 || kind == Q5_1) {
+      const ms = f32x4.mul(f16x4At(wr + 2, bb), v128.load(ax));
+      acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(ms), f64x2.promote_low_f32x4(i32x4.shuffle(ms, ms, 2, 3, 0, 1))));
+    }
+    wr += 4 * bb;
+    aq += 128;
+    ad += 16;
+    ax += 16;
+  }
+  let sum = hsum64(acc);
+  for (; b < nb; b++) {
+    let s = hsum(blockDot(kind, wr, aq));
+    if (kind == Q4_0) s -= load<i32>(ax) << 3;
+    if (kind == Q5_0) s -= load<i32>(ax) << 4;
+    sum += <f64>(f16At(wr) * load<f32>(ad)) * <f64>s;
+    if (kind == Q4_1 || kind == Q5_1) sum += <f64>(f16At(wr + 2) * load<f32>(ax));
+    wr += bb;
+    aq += 32;
+    ad += 4;
+    ax += 4;
+  }
+  return sum;
+}
+
+/** Four f32 (or i32) values at p, p + stride, p + 2*stride, p + 3*stride as one vector. */
+// @ts-ignore: decorator
+@inline function gather4(p: usize, stride: usize): v128 {
+  let v = v128.load32_zero(p);
+  v = v128.load32_lane(p + stride, v, 1);
+  v = v128.load32_lane(p + 2 * stride, v, 2);
+  return v128.load32_lane(p + 3 * stride, v, 3);
+}
+
+/** dot of four i16x8 weight vectors (elements 0-31) with the 32 activation quants at a, as i32x4 partials. */
+// @ts-ignore: decorator
+@inline function tokDot(w0: v128, w1: v128, w2: v128, w3: v128, a: usize): v128 {
+  const d0 = i32x4.dot_i16x8_s(w0, v128.load8x8_s(a));
+  const d1 = i32x4.dot_i16x8_s(w1, v128.load8x8_s(a, 8));
+  const d2 = i32x4.dot_i16x8_s(w2, v128.load8x8_s(a, 16));
+  const d3 = i32x4.dot_i16x8_s(w3, v128.load8x8_s(a, 24));
+  return i32x4.add(i32x4.add(d0, d1), i32x4.add(d2, d3));
+}
+
+/**
+ * One weight row (from wr) against four tokens (quants from aq, `cols` apart; scales and extras
+ * `tb` bytes apart): each block is widened to i16 once and dotted with all four, and one
+ * transposed reduction gives the four block sums. Writes y, y + yStride, ... (f64 accumulators).
+ */
+// @ts-ignore: decorator
+@inline function rowDot4(kind: i32, wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize): void {
+  const bb = blockBytes(kind);
+  let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
+  for (let b = 0; b < nb; b++) {
+    let w0: v128, w1: v128, w2: v128, w3: v128;
+    if (kind == Q8_0) {
+      w0 = v128.load8x8_s(wr, 2);
+      w1 = v128.load8x8_s(wr, 10);
+      w2 = v128.load8x8_s(wr, 18);
+      w3 = v128.load8x8_s(wr, 26);
+    } else {
+      const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
+      const v = v128.load(wr + qo);
+      const m4 = i8x16.splat(0x0f);
+      let lo = v128.and(v, m4);
+      let hi = v128.and(i16x8.shr_u(v, 4), m4);
+      if (kind == Q5_0 || kind == Q5_1) {
+        lo = v128.or(lo, fifthBits(wr + qo - 4, true));
+        hi = v128.or(hi, fifthBits(wr + qo - 4, false));
+      }
+      w0 = i16x8.extend_low_i8x16_u(lo);
+      w1 = i16x8.extend_high_i8x16_u(lo);
+      w2 = i16x8.extend_low_i8x16_u(hi);
+      w3 = i16x8.extend_high_i8x16_u(hi);
+    }
+    let s = reduce4(tokDot(w0, w1, w2, w3, aq), tokDot(w0, w1, w2, w3, aq + cols), tokDot(w0, w1, w2, w3, aq + 2 * cols), tokDot(w0, w1, w2, w3, aq + 3 * cols));
+    if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(gather4(ax, tb), 3));
+    if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(gather4(ax, tb), 4));
+    const sc = f32x4.mul(f32x4.splat(f16At(wr)), gather4(ad, tb));
+    acc01 = f64x2.add(acc01, f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(sc)));
+    acc23 = f64x2.add(acc23, f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(sc, sc, 2, 3, 0, 1))));
+    if (kind == Q4_1 || kind == Q5_1) {
+      const ms = f32x4.mul(f32x4.splat(f16At(wr + 2)), gather4(ax, tb));
+      acc01 = f64x2.add(acc01, f64x2.promote_low_f32x4(ms));
+      acc23 = f64x2.add(acc23, f64x2.promote_low_f32x4(i32x4.shuffle(ms, ms, 2, 3, 0, 1)));
+    }
+    wr += bb;
+    aq += 32;
+    ad += 4;
+    ax += 4;
+  }
+  store<f32>(y, <f32>f64x2.extract_lane(acc01, 0));
+  store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
+  store<f32>(y + 2 * yStride, <f32>f64x2.extract_lane(acc23, 0));
+  store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
+}
+
+/**
+ * y[t*rows + r] for r in [r0, r1), t < nTok. Tokens go four at a time (rowDot4), the rest one at a
+ * time (rowDot); the row stays in L1 across its tokens.
+ */
+// @ts-ignore: decorator
+@inline function matmul32(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, ax: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const rowBytes = <usize>nb * blockBytes(kind);
+  const tb = <usize>nb << 2;
+  for (let r = r0; r < r1; r++) {
+    const wr = w + <usize>r * rowBytes;
+    let t = 0;
+    for (; t + 4 <= nTok; t += 4) {
+      rowDot4(kind, wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2);
+    }
+    for (; t < nTok; t++) {
+      const v = rowDot(kind, wr, nb, aq + <usize>t * cols, ad + <usize>t * tb, ax + <usize>t * tb);
+      store<f32>(y + (<usize>(t * rows + r) << 2), <f32>v);
+    }
+  }
+}
+
+export function matmul_q8_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmul32(Q8_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+export function matmul_q4_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmul32(Q4_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+export function matmul_q5_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmul32(Q5_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+export function matmul_q4_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmul32(Q4_1, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+export function matmul_q5_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmul32(Q5_1, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}

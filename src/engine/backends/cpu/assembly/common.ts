@@ -1,0 +1,76 @@
+// Helpers shared by the matmul kernels: f16 scale conversion and horizontal reductions.
+// Everything is inlined into the kernels; nothing allocates.
+
+// f16 -> f32 never touches an f32 subnormal: on x86 an operation with a subnormal operand takes a
+// microcode assist (~100+ cycles), and Q6_K/Q4_K block scales are often f16 subnormals. Normal
+// values get their exponent rebiased in integer arithmetic; subnormals (|h| < 0x400) are
+// integer * 2^-24, computed from an exact int -> f32 conversion.
+
+/** 2^-24, the f16 subnormal step. */
+// @ts-ignore: decorator
+@inline const F16_SUB_STEP: f32 = 5.9604644775390625e-8;
+
+/** One f16 (bits at p) as f32, exact for every value including subnormals, inf and NaN. */
+// @ts-ignore: decorator
+@inline export function f16At(p: usize): f32 {
+  const h = <u32>load<u16>(p);
+  const x = h & 0x7fff;
+  let bits = (x << 13) + 0x38000000;
+  if (x >= 0x7c00) bits |= 0x7f800000;
+  const f = select<f32>(<f32>x * F16_SUB_STEP, reinterpret<f32>(bits), x < 0x400);
+  return reinterpret<f32>(reinterpret<u32>(f) | ((h & 0x8000) << 16));
+}
+
+/** Four f16 values at p, p + stride, p + 2*stride, p + 3*stride as an f32x4, exact as f16At. */
+// @ts-ignore: decorator
+@inline export function f16x4At(p: usize, stride: usize): v128 {
+  let v = i32x4.splat(0);
+  v = v128.load16_lane(p, v, 0);
+  v = v128.load16_lane(p + stride, v, 2);
+  v = v128.load16_lane(p + 2 * stride, v, 4);
+  v = v128.load16_lane(p + 3 * stride, v, 6);
+  return f16x4Bits(v);
+}
+
+/** Four f16 bit patterns (the low halves of i32 lanes, upper halves zero) as an f32x4, exact as f16At. */
+// @ts-ignore: decorator
+@inline export function f16x4Bits(v: v128): v128 {
+  const x = v128.and(v, i32x4.splat(0x7fff));
+  let normal = i32x4.add(i32x4.shl(x, 13), i32x4.splat(0x38000000));
+  normal = v128.or(normal, v128.and(i32x4.gt_s(x, i32x4.splat(0x7bff)), i32x4.splat(0x7f800000)));
+  const sub = f32x4.mul(f32x4.convert_i32x4_s(x), f32x4.splat(F16_SUB_STEP));
+  const f = v128.bitselect(sub, normal, i32x4.lt_s(x, i32x4.splat(0x400)));
+  return v128.or(f, i32x4.shl(v128.and(v, i32x4.splat(0x8000)), 16));
+}
+
+/** The sum of the four i32 lanes of p. */
+// @ts-ignore: decorator
+@inline export function hsum(p: v128): i32 {
+  const s = i32x4.add(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+}
+
+/** [sum(p0), sum(p1), sum(p2), sum(p3)] of four i32x4 partial sums. */
+// @ts-ignore: decorator
+@inline export function reduce4(p0: v128, p1: v128, p2: v128, p3: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(p2, p3, 0, 4, 1, 5), i32x4.shuffle(p2, p3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+}
+
+/** sum over lanes of f64(s[i]) * f64(sc[i]) for i32x4 s and f32x4 sc, as an f64x2 (two partial sums). */
+// @ts-ignore: decorator
+@inline export function scaleSums(s: v128, sc: v128): v128 {
+  const lo = f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(sc));
+  const hi = f64x2.mul(
+    f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)),
+    f64x2.promote_low_f32x4(i32x4.shuffle(sc, sc, 2, 3, 0, 1)),
+  );
+  return f64x2.add(lo, hi);
+}
+
+/** The sum of an f64x2's lanes. */
+// @ts-ignore: decorator
+@inline export function hsum64(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}

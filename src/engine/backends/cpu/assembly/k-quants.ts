@@ -1,0 +1,332 @@
+// The K formats (Q4_K, Q5_K, Q6_K) against Q8_K activations, per 256-element super-block as
+// ggml_vec_dot_q*_K_q8_K: each sub-block's quants times activations are summed exactly in i16 lanes
+// (at most four products per lane, all below 2^15), then i32x4.dot_i16x8_s against the splatted
+// integer sub-block scale gives the scaled i32 sums. The super-block's float combination is the TS
+// kernel's: f64(f32(d_a*d_w)) * sumi - f64(f32(d_a*dmin_w)) * sumMins, accumulated in f64.
+import { f16At, hsum } from "./common";
+
+// @ts-ignore: decorator
+@inline const Q4_K = 0;
+// @ts-ignore: decorator
+@inline const Q5_K = 1;
+// @ts-ignore: decorator
+@inline const Q6_K = 2;
+
+/** i16x8 lanes sum to dot(16 unsigned byte quants q, 16 int8 activations at a). */
+// @ts-ignore: decorator
+@inline function mul16(q: v128, a: usize): v128 {
+  return i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_u(q), v128.load8x8_s(a)), i16x8.mul(i16x8.extend_high_i8x16_u(q), v128.load8x8_s(a, 8)));
+}
+
+/** An integer scale broadcast to eight i16 lanes (no vector constant, which V8 rebuilds per use). */
+// @ts-ignore: decorator
+@inline function splatScale(x: i32): v128 {
+  return i16x8.splat(<i16>x);
+}
+
+/**
+ * Loop-invariant byte masks, built from a value the optimiser cannot see through so they stay
+ * in registers: V8 would otherwise rematerialise each v128.const inside the loop.
+ */
+// @ts-ignore: decorator
+@inline function byteMask(byte: i32, opaque: i32): v128 {
+  return i8x16.splat(<i8>(byte | opaque));
+}
+
+/** The 8 six-bit scales or, with mins = true, the 8 mins of the 12 packed bytes at p, one per byte. */
+// @ts-ignore: decorator
+@inline function kScales(p: usize, mins: bool): u64 {
+  const s0 = load<u32>(p), s1 = load<u32>(p, 4), s2 = load<u32>(p, 8);
+  const lo = mins ? s1 & 0x3f3f3f3f : s0 & 0x3f3f3f3f;
+  const hi = mins ? ((s2 >> 4) & 0x0f0f0f0f) | ((s1 >> 2) & 0x30303030) : (s2 & 0x0f0f0f0f) | ((s0 >> 2) & 0x30303030);
+  return <u64>lo | (<u64>hi << 32);
+}
+
+/** Bit `bit` of each byte of h, moved to bit 4. */
+// @ts-ignore: decorator
+@inline function bitTo4(h: v128, bit: i32, m: v128): v128 {
+  return v128.and(i16x8.shl(i16x8.shr_u(h, bit), 4), m);
+}
+
+/** Q4_K/Q5_K chunk c of the super-block at o against activations already widened to i16 (a0..a7). */
+// @ts-ignore: decorator
+@inline function chunkWide(kind: i32, o: usize, c: i32, sc: u64, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128, m4: v128, mx: v128): v128 {
+  const q = o + (kind == Q4_K ? 16 : 48) + 32 * c;
+  const v0 = v128.load(q), v1 = v128.load(q, 16);
+  let l0 = v128.and(v0, m4), l1 = v128.and(v1, m4);
+  let h0 = v128.and(i16x8.shr_u(v0, 4), m4), h1 = v128.and(i16x8.shr_u(v1, 4), m4);
+  if (kind == Q5_K) {
+    const qh0 = v128.load(o, 16), qh1 = v128.load(o, 32);
+    l0 = v128.or(l0, bitTo4(qh0, 2 * c, mx));
+    l1 = v128.or(l1, bitTo4(qh1, 2 * c, mx));
+    h0 = v128.or(h0, bitTo4(qh0, 2 * c + 1, mx));
+    h1 = v128.or(h1, bitTo4(qh1, 2 * c + 1, mx));
+  }
+  const sl = i16x8.add(
+    i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_u(l0), a0), i16x8.mul(i16x8.extend_high_i8x16_u(l0), a1)),
+    i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_u(l1), a2), i16x8.mul(i16x8.extend_high_i8x16_u(l1), a3)),
+  );
+  const sh = i16x8.add(
+    i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_u(h0), a4), i16x8.mul(i16x8.extend_high_i8x16_u(h0), a5)),
+    i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_u(h1), a6), i16x8.mul(i16x8.extend_high_i8x16_u(h1), a7)),
+  );
+  const s0 = splatScale(<i32>(sc >> (16 * c)) & 0xff), s1 = splatScale(<i32>(sc >> (16 * c + 8)) & 0xff);
+  return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
+}
+
+/** Q4_K/Q5_K: the scaled i32x4 sums of the 64-element chunk c (sub-blocks 2c, 2c+1) of the super-block at o. */
+// @ts-ignore: decorator
+@inline function chunk45(kind: i32, o: usize, c: i32, a: usize, sc: u64, m4: v128, mx: v128): v128 {
+  const ac = a + 64 * c;
+  return chunkWide(
+    kind, o, c, sc,
+    v128.load8x8_s(ac), v128.load8x8_s(ac, 8), v128.load8x8_s(ac, 16), v128.load8x8_s(ac, 24),
+    v128.load8x8_s(ac, 32), v128.load8x8_s(ac, 40), v128.load8x8_s(ac, 48), v128.load8x8_s(ac, 56),
+    m4, mx,
+  );
+}
+
+/** Q6_K: the scaled i32x4 sums of the 16 quants from l = 16k in half `half` of the super-block at o (unsigned, +32). */
+// @ts-ignore: decorator
+@inline function chunk6(o: usize, half: i32, k: i32, a: usize, m4: v128, m30: v128): v128 {
+  const ql = o + 64 * half + 16 * k;
+  const L0 = v128.load(ql), L1 = v128.load(ql, 32), H = v128.load(o + 128 + 32 * half + 16 * k);
+  const q1 = v128.or(v128.and(L0, m4), v128.and(i16x8.shl(H, 4), m30));
+  const q2 = v128.or(v128.and(L1, m4), v128.and(i16x8.shl(H, 2), m30));
+  const q3 = v128.or(v128.and(i16x8.shr_u(L0, 4), m4), v128.and(H, m30));
+  const q4 = v128.or(v128.and(i16x8.shr_u(L1, 4), m4), v128.and(i16x8.shr_u(H, 2), m30));
+  const ah = a + 128 * half + 16 * k;
+  const sc = o + 192 + 8 * half + k;
+  const d1 = i32x4.dot_i16x8_s(mul16(q1, ah), splatScale(load<i8>(sc, 0)));
+  const d2 = i32x4.dot_i16x8_s(mul16(q2, ah + 32), splatScale(load<i8>(sc, 2)));
+  const d3 = i32x4.dot_i16x8_s(mul16(q3, ah + 64), splatScale(load<i8>(sc, 4)));
+  const d4 = i32x4.dot_i16x8_s(mul16(q4, ah + 96), splatScale(load<i8>(sc, 6)));
+  return i32x4.add(i32x4.add(d1, d2), i32x4.add(d3, d4));
+}
+
+/** The 16 bsums at bs narrowed to i16: first (lo) or second eight. */
+// @ts-ignore: decorator
+@inline function bsums16(bs: usize, second: bool): v128 {
+  const p = bs + (second ? 32 : 0);
+  return i16x8.narrow_i32x4_s(v128.load(p), v128.load(p, 16));
+}
+
+/**
+ * The float part of a super-block (weights at o) for one token, given the i32x4 scaled quant sums
+ * acc: subtracts the min (Q4_K/Q5_K) or +32 offset (Q6_K) parts via the token's bsums at bs.
+ */
+// @ts-ignore: decorator
+@inline function finish(kind: i32, o: usize, acc: v128, bs: usize, da: f32): f64 {
+  if (kind == Q6_K) {
+    const sc0 = i16x8.extend_low_i8x16_s(v128.load64_zero(o, 192));
+    const sc1 = i16x8.extend_low_i8x16_s(v128.load64_zero(o, 200));
+    // The quants were taken unsigned (q + 32): remove 32 * sum(scale_j * bsum_j).
+    const off = i32x4.add(i32x4.dot_i16x8_s(sc0, bsums16(bs, false)), i32x4.dot_i16x8_s(sc1, bsums16(bs, true)));
+    return <f64>(da * f16At(o + 208)) * <f64>(hsum(acc) - (hsum(off) << 5));
+  }
+  // Each min covers two bsums (32 values): pair mins with bsums lane by lane.
+  const mn = i16x8.extend_low_i8x16_u(i64x2.splat(kScales(o + 4, true)));
+  const m0 = i8x16.shuffle(mn, mn, 0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+  const m1 = i8x16.shuffle(mn, mn, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15);
+  const mins = i32x4.add(i32x4.dot_i16x8_s(m0, bsums16(bs, false)), i32x4.dot_i16x8_s(m1, bsums16(bs, true)));
+  return <f64>(da * f16At(o)) * <f64>hsum(acc) - <f64>(da * f16At(o + 2)) * <f64>hsum(mins);
+}
+
+/** One super-block of weights at o against 256 activation quants at a with bsums bs and scale da. */
+// @ts-ignore: decorator
+@inline function superBlock(kind: i32, o: usize, a: usize, bs: usize, da: f32, m4: v128, mx: v128): f64 {
+  // Real loops, not unrolled: unrolled, V8 schedules every chunk's unpacking first and spills.
+  let acc = i32x4.splat(0);
+  if (kind == Q6_K) {
+    for (let j = 0; j < 4; j++) acc = i32x4.add(acc, chunk6(o, j >> 1, j & 1, a, m4, mx));
+  } else {
+    const sc = kScales(o + 4, false);
+    for (let c = 0; c < 4; c++) acc = i32x4.add(acc, chunk45(kind, o, c, a, sc, m4, mx));
+  }
+  return finish(kind, o, acc, bs, da);
+}
+
+/** Eight i16x8 weight vectors (two sub-blocks of 32) against the activations at a: scaled i32x4 sums. */
+// @ts-ignore: decorator
+@inline function tok45(w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, s0: v128, s1: v128, a: usize): v128 {
+  const sl = i16x8.add(
+    i16x8.add(i16x8.mul(w0, v128.load8x8_s(a)), i16x8.mul(w1, v128.load8x8_s(a, 8))),
+    i16x8.add(i16x8.mul(w2, v128.load8x8_s(a, 16)), i16x8.mul(w3, v128.load8x8_s(a, 24))),
+  );
+  const sh = i16x8.add(
+    i16x8.add(i16x8.mul(w4, v128.load8x8_s(a, 32)), i16x8.mul(w5, v128.load8x8_s(a, 40))),
+    i16x8.add(i16x8.mul(w6, v128.load8x8_s(a, 48)), i16x8.mul(w7, v128.load8x8_s(a, 56))),
+  );
+  return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
+}
+
+/** Q6_K: eight i16x8 weight vectors (four sub-blocks of 16, 32 apart) against the activations at a. */
+// @ts-ignore: decorator
+@inline function tok6(w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, s1: v128, s2: v128, s3: v128, s4: v128, a: usize): v128 {
+  const d1 = i32x4.dot_i16x8_s(i16x8.add(i16x8.mul(w0, v128.load8x8_s(a)), i16x8.mul(w1, v128.load8x8_s(a, 8))), s1);
+  const d2 = i32x4.dot_i16x8_s(i16x8.add(i16x8.mul(w2, v128.load8x8_s(a, 32)), i16x8.mul(w3, v128.load8x8_s(a, 40))), s2);
+  const d3 = i32x4.dot_i16x8_s(i16x8.add(i16x8.mul(w4, v128.load8x8_s(a, 64)), i16x8.mul(w5, v128.load8x8_s(a, 72))), s3);
+  const d4 = i32x4.dot_i16x8_s(i16x8.add(i16x8.mul(w6, v128.load8x8_s(a, 96)), i16x8.mul(w7, v128.load8x8_s(a, 104))), s4);
+  return i32x4.add(i32x4.add(d1, d2), i32x4.add(d3, d4));
+}
+
+/**
+ * One weight row (from wr) against four tokens (quants from a, `cols` apart): each 64-quant chunk
+ * is unpacked to i16 once and dotted with all four, so prefill pays the unpacking a quarter as
+ * often. Writes y[0], y[yStride], y[2*yStride], y[3*yStride]; f64 accumulators as rowK.
+ */
+// @ts-ignore: decorator
+@inline function rowK4(kind: i32, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
+  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  let o = wr;
+  let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
+  for (let b = 0; b < nb; b++) {
+    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0), acc2 = i32x4.splat(0), acc3 = i32x4.splat(0);
+    if (kind == Q6_K) {
+      for (let j = 0; j < 4; j++) {
+        const half = j >> 1, k = j & 1;
+        const ql = o + 64 * half + 16 * k;
+        const L0 = v128.load(ql), L1 = v128.load(ql, 32), H = v128.load(o + 128 + 32 * half + 16 * k);
+        const q1 = v128.or(v128.and(L0, m4), v128.and(i16x8.shl(H, 4), mx));
+        const q2 = v128.or(v128.and(L1, m4), v128.and(i16x8.shl(H, 2), mx));
+        const q3 = v128.or(v128.and(i16x8.shr_u(L0, 4), m4), v128.and(H, mx));
+        const q4 = v128.or(v128.and(i16x8.shr_u(L1, 4), m4), v128.and(i16x8.shr_u(H, 2), mx));
+        const w0 = i16x8.extend_low_i8x16_u(q1), w1 = i16x8.extend_high_i8x16_u(q1);
+        const w2 = i16x8.extend_low_i8x16_u(q2), w3 = i16x8.extend_high_i8x16_u(q2);
+        const w4 = i16x8.extend_low_i8x16_u(q3), w5 = i16x8.extend_high_i8x16_u(q3);
+        const w6 = i16x8.extend_low_i8x16_u(q4), w7 = i16x8.extend_high_i8x16_u(q4);
+        const sc = o + 192 + 8 * half + k;
+        const s1 = splatScale(load<i8>(sc)), s2 = splatScale(load<i8>(sc, 2)), s3 = splatScale(load<i8>(sc, 4)), s4 = splatScale(load<i8>(sc, 6));
+        const at = a + 128 * half + 16 * k;
+        acc0 = i32x4.add(acc0, tok6(w0, w1, w2, w3, w4, w5, w6, w7, s1, s2, s3, s4, at));
+        acc1 = i32x4.add(acc1, tok6(w0, w1, w2, w3, w4, w5, w6, w7, s1, s2, s3, s4, at + cols));
+        acc2 = i32x4.add(acc2, tok6(w0, w1, w2, w3, w4, w5, w6, w7, s1, s2, s3, s4, at + 2 * cols));
+        acc3 = i32x4.add(acc3, tok6(w0, w1, w2, w3, w4, w5, w6, w7, s1, s2, s3, s4, at + 3 * cols));
+      }
+    } else {
+      const sc = kScales(o + 4, false);
+      for (let c = 0; c < 4; c++) {
+        const q = o + (kind == Q4_K ? 16 : 48) + 32 * c;
+        const v0 = v128.load(q), v1 = v128.load(q, 16);
+        let l0 = v128.and(v0, m4), l1 = v128.and(v1, m4);
+        let h0 = v128.and(i16x8.shr_u(v0, 4), m4), h1 = v128.and(i16x8.shr_u(v1, 4), m4);
+        if (kind == Q5_K) {
+          const qh0 = v128.load(o, 16), qh1 = v128.load(o, 32);
+          l0 = v128.or(l0, bitTo4(qh0, 2 * c, mx));
+          l1 = v128.or(l1, bitTo4(qh1, 2 * c, mx));
+          h0 = v128.or(h0, bitTo4(qh0, 2 * c + 1, mx));
+          h1 = v128.or(h1, bitTo4(qh1, 2 * c + 1, mx));
+        }
+        const w0 = i16x8.extend_low_i8x16_u(l0), w1 = i16x8.extend_high_i8x16_u(l0);
+        const w2 = i16x8.extend_low_i8x16_u(l1), w3 = i16x8.extend_high_i8x16_u(l1);
+        const w4 = i16x8.extend_low_i8x16_u(h0), w5 = i16x8.extend_high_i8x16_u(h0);
+        const w6 = i16x8.extend_low_i8x16_u(h1), w7 = i16x8.extend_high_i8x16_u(h1);
+        const s0 = splatScale(<i32>(sc >> (16 * c)) & 0xff), s1 = splatScale(<i32>(sc >> (16 * c + 8)) & 0xff);
+        const at = a + 64 * c;
+        acc0 = i32x4.add(acc0, tok45(w0, w1, w2, w3, w4, w5, w6, w7, s0, s1, at));
+        acc1 = i32x4.add(acc1, tok45(w0, w1, w2, w3, w4, w5, w6, w7, s0, s1, at + cols));
+        acc2 = i32x4.add(acc2, tok45(w0, w1, w2, w3, w4, w5, w6, w7, s0, s1, at + 2 * cols));
+        acc3 = i32x4.add(acc3, tok45(w0, w1, w2, w3, w4, w5, w6, w7, s0, s1, at + 3 * cols));
+      }
+    }
+    y0 += finish(kind, o, acc0, s, load<f32>(d));
+    y1 += finish(kind, o, acc1, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
+    y2 += finish(kind, o, acc2, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
+    y3 += finish(kind, o, acc3, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+    o += bb;
+    a += 256;
+    d += 4;
+    s += 64;
+  }
+  store<f32>(y, <f32>y0);
+  store<f32>(y + yStride, <f32>y1);
+  store<f32>(y + 2 * yStride, <f32>y2);
+  store<f32>(y + 3 * yStride, <f32>y3);
+}
+
+/**
+ * Q4_K/Q5_K: two weight rows (from wr and wr + rowBytes) against one token; each chunk of
+ * activations is widened once for both. Writes y and y + 4.
+ */
+// @ts-ignore: decorator
+@inline function rowK2(kind: i32, wr: usize, rowBytes: usize, nb: i32, a: usize, d: usize, s: usize, y: usize, m4: v128, mx: v128): void {
+  const bb: usize = kind == Q4_K ? 144 : 176;
+  let o = wr;
+  let y0: f64 = 0, y1: f64 = 0;
+  for (let b = 0; b < nb; b++) {
+    const o1 = o + rowBytes;
+    const sc0 = kScales(o + 4, false), sc1 = kScales(o1 + 4, false);
+    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0);
+    for (let c = 0; c < 4; c++) {
+      const ac = a + 64 * c;
+      const a0 = v128.load8x8_s(ac), a1 = v128.load8x8_s(ac, 8), a2 = v128.load8x8_s(ac, 16), a3 = v128.load8x8_s(ac, 24);
+      const a4 = v128.load8x8_s(ac, 32), a5 = v128.load8x8_s(ac, 40), a6 = v128.load8x8_s(ac, 48), a7 = v128.load8x8_s(ac, 56);
+      acc0 = i32x4.add(acc0, chunkWide(kind, o, c, sc0, a0, a1, a2, a3, a4, a5, a6, a7, m4, mx));
+      acc1 = i32x4.add(acc1, chunkWide(kind, o1, c, sc1, a0, a1, a2, a3, a4, a5, a6, a7, m4, mx));
+    }
+    const da = load<f32>(d);
+    y0 += finish(kind, o, acc0, s, da);
+    y1 += finish(kind, o1, acc1, s, da);
+    o += bb;
+    a += 256;
+    d += 4;
+    s += 64;
+  }
+  store<f32>(y, <f32>y0);
+  store<f32>(y, <f32>y1, 4);
+}
+
+/** One weight row against one token: the f64 sum of its super-blocks. */
+// @ts-ignore: decorator
+@inline function rowK(kind: i32, wr: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128): f64 {
+  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  let o = wr;
+  let acc: f64 = 0;
+  for (let b = 0; b < nb; b++) {
+    acc += superBlock(kind, o, a, s, load<f32>(d), m4, mx);
+    o += bb;
+    a += 256;
+    d += 4;
+    s += 64;
+  }
+  return acc;
+}
+
+// @ts-ignore: decorator
+@inline function matmulK(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, bs: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  const nb = cols >> 8;
+  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  const rowBytes = <usize>nb * bb;
+  const opaque = rows >> 31; // 0: rows is never negative, but the optimiser cannot know that
+  const m4 = byteMask(0x0f, opaque);
+  const mx = byteMask(kind == Q6_K ? 0x30 : 0x10, opaque);
+  const yStride = <usize>rows << 2;
+  for (let r = r0; r < r1; r++) {
+    const wr = w + <usize>r * rowBytes;
+    let t = 0;
+    for (; t + 4 <= nTok; t += 4) {
+      rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+    }
+    if (nTok == 1 && kind != Q6_K && r + 1 < r1) {
+      rowK2(kind, wr, rowBytes, nb, aq, ad, bs, y + (<usize>r << 2), m4, mx);
+      r++;
+      continue;
+    }
+    for (; t < nTok; t++) {
+      const v = rowK(kind, wr, nb, aq + <usize>t * cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), m4, mx);
+      store<f32>(y + (<usize>(t * rows + r) << 2), <f32>v);
+    }
+  }
+}
+
+export function matmul_q4_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmulK(Q4_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+export function matmul_q5_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmulK(Q5_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+export function matmul_q6_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmulK(Q6_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}

@@ -1,0 +1,143 @@
+// The WebAssembly SIMD kernels (assembly/, built to dist/.../kernels.wasm) and the linear memory they
+// work in. Weights live in that memory for the model's lifetime; activations are copied into a scratch
+// region per call. JS owns the layout: a bump allocator over one growable WebAssembly.Memory.
+import { readFileSync } from "node:fs";
+import { GgmlType } from "../../../gguf/types.js";
+import type { PreparedActivations } from "./kernels/prepared-activations.js";
+
+const PAGE = 65536;
+/** wasm32 addresses 4 GiB; one page is kept back so no offset computation can wrap. */
+const MAX_PAGES = 65535;
+/** Kept free for activations and outputs when deciding whether weights still fit. */
+const SCRATCH_RESERVE = 64 << 20;
+/** AssemblyScript's static data sits below this; JS allocations start above it. */
+const HEAP_BASE = 1 << 20;
+
+/**
+ * One kernel per weight type, all with one signature (byte offsets into linear memory):
+ * (w, rows, cols, aq, ad, aextra, nTok, y, r0, r1) computes y[t*rows + r] = W[r] · x[t] for rows
+ * [r0, r1). aq: the int8 activation quants (nTok × cols); ad: their f32 block scales; aextra:
+ * per-block i32 sums (Q8_0, Q8_K's 16 bsums per block) or Q8_1's f32 s values.
+ */
+type WasmMatmul = (w: number, rows: number, cols: number, aq: number, ad: number, aextra: number, nTok: number, y: number, r0: number, r1: number) => void;
+
+interface KernelExports {
+  readonly [name: string]: unknown;
+}
+
+const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
+  [GgmlType.Q8_0, "matmul_q8_0"],
+  [GgmlType.Q4_0, "matmul_q4_0"],
+  [GgmlType.Q5_0, "matmul_q5_0"],
+  [GgmlType.Q4_1, "matmul_q4_1"],
+  [GgmlType.Q5_1, "matmul_q5_1"],
+  [GgmlType.Q4_K, "matmul_q4_k"],
+  [GgmlType.Q5_K, "matmul_q5_k"],
+  [GgmlType.Q6_K, "matmul_q6_k"],
+]);
+
+export class WasmHeap {
+  private top = HEAP_BASE;
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  /** Whether `bytes` more (plus room for per-call scratch) still fit under the 4 GiB limit. */
+  canHold(bytes: number): boolean {
+    return Math.ceil(this.top / 64) * 64 + bytes + SCRATCH_RESERVE <= MAX_PAGES * PAGE;
+  }
+
+  /** Reserves `bytes` at a 64-byte aligned offset, growing the memory as needed. */
+  alloc(bytes: number): number {
+    const ptr = Math.ceil(this.top / 64) * 64;
+    const end = ptr + bytes;
+    const pages = Math.ceil(end / PAGE);
+    if (pages > MAX_PAGES) throw new RangeError(`CPU kernels' memory is full: ${end} bytes exceed the 4 GiB wasm32 limit`);
+    const have = this.memory.buffer.byteLength / PAGE;
+    if (pages > have) this.memory.grow(pages - have);
+    this.top = end;
+    return ptr;
+  }
+
+  /** A fresh view (growing the memory detaches older ones). */
+  bytes(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, length);
+  }
+
+  get used(): number {
+    return this.top;
+  }
+}
+
+export class WasmKernels {
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+
+  private constructor(readonly heap: WasmHeap, private readonly fns: ReadonlyMap<GgmlType, WasmMatmul>) {}
+
+  static load(): WasmKernels {
+    const memory = new WebAssembly.Memory({ initial: HEAP_BASE / PAGE, maximum: MAX_PAGES });
+    const bytes = readFileSync(new URL("./kernels.wasm", import.meta.url));
+    const module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        memory,
+        abort: () => {
+          throw new Error("wasm kernel aborted");
+        },
+      },
+    });
+    const exports = instance.exports as KernelExports;
+    const fns = new Map<GgmlType, WasmMatmul>();
+    for (const [type, name] of KERNEL_NAMES) {
+      const fn = exports[name];
+      if (typeof fn === "function") fns.set(type, fn as WasmMatmul);
+    }
+    return new WasmKernels(new WasmHeap(memory), fns);
+  }
+
+  canHold(bytes: number): boolean {
+    return this.heap.canHold(bytes);
+  }
+
+  supports(type: GgmlType): boolean {
+    return this.fns.has(type);
+  }
+
+  /** Copies weight bytes into linear memory once; returns their offset. */
+  upload(data: Uint8Array): number {
+    const ptr = this.heap.alloc(data.length);
+    this.heap.bytes(ptr, data.length).set(data);
+    return ptr;
+  }
+
+  private scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      this.scratchBytes = Math.max(bytes, this.scratchBytes * 2);
+      this.scratchPtr = this.heap.alloc(this.scratchBytes);
+    }
+    return this.scratchPtr;
+  }
+
+  /** y[t*rows + r] = W[r] · x[t] for rows [r0, r1), on weights already in linear memory. */
+  matmul(type: GgmlType, w: number, rows: number, cols: number, act: PreparedActivations, y: Float32Array, r0 = 0, r1 = rows): void {
+    const fn = this.fns.get(type);
+    if (!fn) throw new RangeError(`no wasm kernel for ggml type ${type}`);
+    const extra = act.format === "q8_1" ? act.s : act.sums;
+    const qBytes = Math.ceil(act.qs.length / 64) * 64;
+    const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
+    const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
+    const yBytes = act.nTok * rows * 4;
+    const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
+    const buf = this.heap.memory.buffer;
+    new Int8Array(buf, base, act.qs.length).set(act.qs);
+    new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
+    if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+    else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+    const yPtr = base + qBytes + dBytes + eBytes;
+    fn(w, rows, cols, base, base + qBytes, base + qBytes + dBytes, act.nTok, yPtr, r0, r1);
+    const out = new Float32Array(this.heap.memory.buffer, yPtr, act.nTok * rows);
+    for (let t = 0; t < act.nTok; t++) {
+      const o = t * rows;
+      y.set(out.subarray(o + r0, o + r1), o + r0);
+    }
+  }
+}

@@ -73,6 +73,13 @@ async function llamaCpp(path: string, ids: number[], nDecode: number, threads: n
   }
 }
 
+/** Index of the first differing token, or null when the two runs agree throughout. */
+function firstDifference(a: readonly number[], b: readonly number[]): number | null {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? null : n;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -106,7 +113,9 @@ async function main(): Promise<void> {
       tessera: { prefill_tok_s: a.prefill_tok_s, decode_tok_s: a.decode_tok_s },
       llama_cpp: { prefill_tok_s: b.prefill_tok_s, decode_tok_s: b.decode_tok_s },
       ratio: { prefill: a.prefill_tok_s / b.prefill_tok_s, decode: a.decode_tok_s / b.decode_tok_s },
-      same_greedy_tokens: a.tokens.slice(0, nDecode).every((t, i) => t === b.tokens[i]),
+      // Random-weight models amplify last-bit arithmetic differences (see engine/parity.test.ts), so
+      // greedy paths may part after a while; this says after how many tokens they did, if at all.
+      greedy_tokens_equal_until: firstDifference(a.tokens, b.tokens.slice(0, a.tokens.length)),
     });
   }
   process.stdout.write(JSON.stringify({ bench: "engine", node: process.version, results }, null, 2) + "\n");

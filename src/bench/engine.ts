@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { CpuBackend } from "../engine/backends/cpu/index.js";
 import { loadModel, generate } from "../engine/generate.js";
 import { writeGguf } from "../gguf/writer.js";
 import { GgmlType, typeName } from "../gguf/types.js";
@@ -46,8 +47,9 @@ function promptIds(vocab: number, bos: number | undefined, n: number): number[] 
   return ids;
 }
 
-async function ours(path: string, nPrompt: number, nDecode: number): Promise<Speed & { tokens: number[]; prompt: number[] }> {
-  const model = await loadModel(path);
+async function ours(path: string, nPrompt: number, nDecode: number, threads: number): Promise<Speed & { tokens: number[]; prompt: number[] }> {
+  const backend = new CpuBackend({ threads });
+  const model = await loadModel(path, backend);
   try {
     const ids = promptIds(model.config.vocab, model.tokenizer.bos, nPrompt);
     const sampler = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
@@ -55,6 +57,7 @@ async function ours(path: string, nPrompt: number, nDecode: number): Promise<Spe
     return { prefill_tok_s: r.timings.prefillTokS, decode_tok_s: r.timings.decodeTokS, tokens: [...r.tokens], prompt: ids };
   } finally {
     await model.close();
+    await backend.dispose();
   }
 }
 
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
     options: {
       shape: { type: "string", default: "tinyllama" },
       types: { type: "string", default: "q8_0,q4_k" },
-      // Our CPU backend is single-threaded for now; llama.cpp gets the same count.
+      // Both engines get the same count; comma-separated counts run one after the other.
       threads: { type: "string", default: "1" },
       prompt: { type: "string", default: "64" },
       decode: { type: "string", default: "16" },
@@ -94,7 +97,8 @@ async function main(): Promise<void> {
   });
   const shape = values.shape as keyof typeof SHAPES;
   if (!(shape in SHAPES)) throw new Error(`unknown shape ${shape}`);
-  const threads = Number(values.threads);
+  const threadCounts = values.threads.split(",").map(Number);
+  if (threadCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`bad --threads ${values.threads}`);
   const nPrompt = Number(values.prompt);
   const nDecode = Number(values.decode);
   mkdirSync(values.dir, { recursive: true });
@@ -103,20 +107,22 @@ async function main(): Promise<void> {
   for (const type of types) {
     if (type === undefined) throw new Error(`unknown type in ${values.types}`);
     const path = await ensureModel(values.dir, shape, type);
-    const a = await ours(path, nPrompt, nDecode);
-    const b = await llamaCpp(path, a.prompt, nDecode, threads);
-    results.push({
-      model: `${shape}-${typeName(type)}`,
-      threads,
-      prompt_tokens: nPrompt,
-      decode_tokens: nDecode,
-      tessera: { prefill_tok_s: a.prefill_tok_s, decode_tok_s: a.decode_tok_s },
-      llama_cpp: { prefill_tok_s: b.prefill_tok_s, decode_tok_s: b.decode_tok_s },
-      ratio: { prefill: a.prefill_tok_s / b.prefill_tok_s, decode: a.decode_tok_s / b.decode_tok_s },
-      // Random-weight models amplify last-bit arithmetic differences (see engine/parity.test.ts), so
-      // greedy paths may part after a while; this says after how many tokens they did, if at all.
-      greedy_tokens_equal_until: firstDifference(a.tokens, b.tokens.slice(0, a.tokens.length)),
-    });
+    for (const threads of threadCounts) {
+      const a = await ours(path, nPrompt, nDecode, threads);
+      const b = await llamaCpp(path, a.prompt, nDecode, threads);
+      results.push({
+        model: `${shape}-${typeName(type)}`,
+        threads,
+        prompt_tokens: nPrompt,
+        decode_tokens: nDecode,
+        tessera: { prefill_tok_s: a.prefill_tok_s, decode_tok_s: a.decode_tok_s },
+        llama_cpp: { prefill_tok_s: b.prefill_tok_s, decode_tok_s: b.decode_tok_s },
+        ratio: { prefill: a.prefill_tok_s / b.prefill_tok_s, decode: a.decode_tok_s / b.decode_tok_s },
+        // Random-weight models amplify last-bit arithmetic differences (see engine/parity.test.ts), so
+        // greedy paths may part after a while; this says after how many tokens they did, if at all.
+        greedy_tokens_equal_until: firstDifference(a.tokens, b.tokens.slice(0, a.tokens.length)),
+      });
+    }
   }
   process.stdout.write(JSON.stringify({ bench: "engine", node: process.version, results }, null, 2) + "\n");
 }

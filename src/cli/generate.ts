@@ -1,8 +1,9 @@
 // `tessera generate`: one prompt, one device, text streamed to stdout.
+import { CpuBackend } from "../engine/backends/cpu/index.js";
 import { loadModel, generate } from "../engine/generate.js";
 import { DEFAULT_SAMPLER, type SamplerOptions } from "../engine/sampler.js";
 import { renderChat, chatTemplateFromGguf } from "../tokenizer/chat.js";
-import { CliError, defaultModelPath, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
+import { CliError, defaultModelPath, defaultThreads, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
 
 export const GENERATE_USAGE = `tessera generate [--model FILE] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K]
                  [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--chat] [--json]`;
@@ -26,8 +27,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const modelPath = requireFile(f.model ?? defaultModelPath(), "model");
   const prompt = f.prompt ?? "Once upon a time";
   const maxTokens = numberFlag(f["max-tokens"], "max-tokens", 128, isPositiveInt);
-  // Accepted for command-line compatibility with llama.cpp; the CPU backend runs on one thread for now.
-  numberFlag(f.threads, "threads", 1, isPositiveInt);
+  const threads = numberFlag(f.threads, "threads", defaultThreads(), isPositiveInt);
   const sampler: SamplerOptions = {
     temperature: numberFlag(f.temperature, "temperature", DEFAULT_SAMPLER.temperature, (n) => n >= 0),
     topK: numberFlag(f["top-k"], "top-k", DEFAULT_SAMPLER.topK, isNonNegativeInt),
@@ -38,7 +38,14 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed: numberFlag(f.seed, "seed", Math.floor(Math.random() * 2 ** 32), (n) => isNonNegativeInt(n) && n < 2 ** 32),
   };
 
-  const model = await loadModel(modelPath);
+  const backend = new CpuBackend({ threads });
+  let model;
+  try {
+    model = await loadModel(modelPath, backend);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
   try {
     const contextLength = numberFlag(f.ctx, "ctx", Math.min(model.config.contextLength, 4096), isPositiveInt);
     let text = prompt;
@@ -66,6 +73,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
           tokens: result.tokens,
           text: result.text,
           stop_reason: result.stopReason,
+          threads: backend.threads,
           timings: {
             prefill_ms: result.timings.prefillMs,
             decode_ms: result.timings.decodeMs,
@@ -84,5 +92,6 @@ export async function generateCommand(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await model.close();
+    await backend.dispose();
   }
 }

@@ -80,4 +80,6 @@ export interface Backend {
   siluMul(gate: Activation, up: Activation, n: number): void;
   /** dst += src over n values. */
   add(dst: Activation, src: Activation, n: number): void;
+  /** Releases what the backend holds beyond its buffers (worker threads, devices); call it when done. */
+  dispose?(): Promise<void> | void;
 }

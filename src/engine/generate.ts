@@ -27,16 +27,31 @@ export interface LoadedModel {
   close(): Promise<void>;
 }
 
-export async function loadModel(path: string, backend: Backend = new CpuBackend()): Promise<LoadedModel> {
+/**
+ * Opens a GGUF model and loads it onto `backend` (a CPU backend by default). close() releases the
+ * file, and the backend too when loadModel created it.
+ */
+export async function loadModel(path: string, backend?: Backend): Promise<LoadedModel> {
+  const target = backend ?? new CpuBackend();
+  const release = async () => {
+    if (!backend) await target.dispose?.();
+  };
   const file = await openGguf(path);
   try {
     const md = file.header.metadata;
     const tokenizer = tokenizerFromGguf(md);
     const config = configFromMetadata(md, tokenizer.vocabSize);
-    const transformer = await loadTransformer(file, config, backend);
-    return { path, file, config, tokenizer, transformer, close: () => file.close() };
+    const transformer = await loadTransformer(file, config, target);
+    return {
+      path, file, config, tokenizer, transformer,
+      close: async () => {
+        await file.close();
+        await release();
+      },
+    };
   } catch (e) {
     await file.close();
+    await release();
     throw e;
   }
 }

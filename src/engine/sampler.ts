@@ -1,6 +1,7 @@
 // Turns logits into the next token. Randomness is explicit state (a seeded RNG), so a given seed
 // reproduces a generation exactly. The chain follows llama.cpp's default order:
 // repetition penalty → top-k → top-p → min-p → temperature → draw.
+import { mulberry32 } from "../random/mulberry32.js";
 
 export interface SamplerOptions {
   /** 0 means greedy (argmax). */
@@ -28,19 +29,11 @@ export const DEFAULT_SAMPLER: SamplerOptions = {
   seed: 0,
 };
 
-/** mulberry32: a small, fast 32-bit generator; good enough for sampling and fully reproducible. */
+/** Seeded uniform numbers for sampling (mulberry32: fully reproducible from the seed). */
 export class Rng {
-  private state: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 }
 

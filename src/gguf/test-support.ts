@@ -12,17 +12,7 @@ import type { GgufTensorSpec, GgufWriteSpec } from "./writer.js";
 /** stories260K.gguf: the repo sits beside shared/ (here and in CI); this resolves from src/ and dist/. */
 export const STORIES_PATH = fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
 
-/** mulberry32: a tiny seeded PRNG, returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../random/mulberry32.js";
 
 export function randomBytesFrom(rand: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);

@@ -76,6 +76,14 @@ export interface CpuBackendOptions {
   readonly attention?: "flash" | "classic";
   /** "wasm" (default): SIMD kernels where they exist; "js": the TypeScript kernels only. */
   readonly kernels?: "wasm" | "js";
+  /**
+   * Threads for the wasm matmuls (default 1), the calling thread included: each large matmul's rows
+   * are split across them, with identical results. Matmuls on F32/F16/BF16 weights (the TypeScript
+   * kernels), and everything else the backend does, stay on the calling thread. Ignored with kernels: "js".
+   */
+  readonly threads?: number;
+  /** Multiply-adds below which a matmul is not split (default MIN_PARALLEL_WORK); tests set 0. */
+  readonly minParallelWork?: number;
 }
 
 export class CpuBackend implements Backend {
@@ -86,7 +94,17 @@ export class CpuBackend implements Backend {
 
   constructor(options: CpuBackendOptions = {}) {
     this.attentionKind = options.attention ?? "flash";
-    this.wasm = options.kernels === "js" ? undefined : WasmKernels.load();
+    this.wasm = options.kernels === "js" ? undefined : WasmKernels.load({ threads: options.threads, minParallelWork: options.minParallelWork });
+  }
+
+  /** Threads a large quantised matmul runs on. */
+  get threads(): number {
+    return this.wasm?.threads ?? 1;
+  }
+
+  /** Stops the matmul worker threads (they never keep the process alive, but hold memory until then). */
+  async dispose(): Promise<void> {
+    await this.wasm?.dispose();
   }
 
   async devices(): Promise<BackendDevice[]> {

@@ -1,9 +1,12 @@
 // The WebAssembly SIMD kernels (assembly/, built to dist/.../kernels.wasm) and the linear memory they
 // work in. Weights live in that memory for the model's lifetime; activations are copied into a scratch
 // region per call. JS owns the layout: a bump allocator over one growable WebAssembly.Memory.
+// With threads > 1 the memory is shared and a MatmulPool's workers run the same module on it, each
+// over its own range of a matmul's rows (kernels-shared.wasm: the same source, built for shared memory).
 import { readFileSync } from "node:fs";
 import { GgmlType } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
+import { MatmulPool } from "./matmul-pool.js";
 
 const PAGE = 65536;
 /** wasm32 addresses 4 GiB; one page is kept back so no offset computation can wrap. */
@@ -21,6 +24,19 @@ const HEAP_BASE = 1 << 20;
  */
 type WasmMatmul = (w: number, rows: number, cols: number, aq: number, ad: number, aextra: number, nTok: number, y: number, r0: number, r1: number) => void;
 
+/**
+ * Default for WasmKernelsOptions.minParallelWork: multiply-adds (rows × cols × tokens) below which a
+ * matmul stays on the calling thread, as waking the workers (tens of µs) would cost more than it saves.
+ */
+export const MIN_PARALLEL_WORK = 1 << 18;
+
+export interface WasmKernelsOptions {
+  /** Threads per matmul, the caller included (default 1: no workers, unshared memory). */
+  readonly threads?: number;
+  /** Multiply-adds below which a matmul runs on the calling thread only (default MIN_PARALLEL_WORK). */
+  readonly minParallelWork?: number;
+}
+
 interface KernelExports {
   readonly [name: string]: unknown;
 }
@@ -35,6 +51,10 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q5_K, "matmul_q5_k"],
   [GgmlType.Q6_K, "matmul_q6_k"],
 ]);
+
+/** Kernels by their index in the control block (see matmul-control.ts). */
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values()];
+const KERNEL_INDEX: ReadonlyMap<GgmlType, number> = new Map([...KERNEL_NAMES.keys()].map((t, i) => [t, i]));
 
 export class WasmHeap {
   private top = HEAP_BASE;
@@ -71,11 +91,23 @@ export class WasmKernels {
   private scratchPtr = 0;
   private scratchBytes = 0;
 
-  private constructor(readonly heap: WasmHeap, private readonly fns: ReadonlyMap<GgmlType, WasmMatmul>) {}
+  private pool: MatmulPool | undefined;
 
-  static load(): WasmKernels {
-    const memory = new WebAssembly.Memory({ initial: HEAP_BASE / PAGE, maximum: MAX_PAGES });
-    const bytes = readFileSync(new URL("./kernels.wasm", import.meta.url));
+  private constructor(
+    readonly heap: WasmHeap,
+    private readonly fns: ReadonlyMap<GgmlType, WasmMatmul>,
+    pool: MatmulPool | undefined,
+    private readonly minParallelWork: number,
+  ) {
+    this.pool = pool;
+  }
+
+  static load(options: WasmKernelsOptions = {}): WasmKernels {
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    const shared = threads > 1;
+    const memory = new WebAssembly.Memory({ initial: HEAP_BASE / PAGE, maximum: MAX_PAGES, shared });
+    const bytes = readFileSync(new URL(shared ? "./kernels-shared.wasm" : "./kernels.wasm", import.meta.url));
     const module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(module, {
       env: {
@@ -91,7 +123,20 @@ export class WasmKernels {
       const fn = exports[name];
       if (typeof fn === "function") fns.set(type, fn as WasmMatmul);
     }
-    return new WasmKernels(new WasmHeap(memory), fns);
+    const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX) : undefined;
+    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK);
+  }
+
+  /** Threads a large matmul runs on (1 once disposed). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Stops the worker threads; matmuls then run on the calling thread. */
+  async dispose(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
   }
 
   canHold(bytes: number): boolean {
@@ -133,7 +178,12 @@ export class WasmKernels {
     if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
     else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
     const yPtr = base + qBytes + dBytes + eBytes;
-    fn(w, rows, cols, base, base + qBytes, base + qBytes + dBytes, act.nTok, yPtr, r0, r1);
+    const aq = base, ad = base + qBytes, ax = base + qBytes + dBytes;
+    if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
+      this.pool.run(KERNEL_INDEX.get(type)!, fn, w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
+    } else {
+      fn(w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
+    }
     const out = new Float32Array(this.heap.memory.buffer, yPtr, act.nTok * rows);
     for (let t = 0; t < act.nTok; t++) {
       const o = t * rows;

@@ -41,6 +41,16 @@ test("make-model writes a model that generate runs", () => {
     const r = tessera("generate", "--model", out, "--prompt", "Hello", "--max-tokens", "5", "--temperature", "0", "--json");
     assert.equal(r.code, 0, r.stderr);
     assert.ok(JSON.parse(r.stdout).tokens.length > 0);
+
+    // --chat renders the model's ChatML template; its control tokens are parsed as single tokens.
+    const chat = tessera("generate", "--model", out, "--prompt", "Hello", "--max-tokens", "3", "--temperature", "0", "--chat", "--json");
+    assert.equal(chat.code, 0, chat.stderr);
+    const plain = tessera("tokenize", "--model", out, "--text", "Hello", "--json");
+    const chatIds: number[] = JSON.parse(chat.stdout).prompt_tokens;
+    const plainIds: number[] = JSON.parse(plain.stdout).tokens;
+    assert.ok(chatIds.length > plainIds.length + 4, `chat prompt ${chatIds.join(",")} wraps the plain one`);
+    const imStart = chatIds[0];
+    assert.equal(chatIds.filter((id) => id === imStart).length, 2, "<|im_start|> opens the user turn and the assistant turn");
   } finally {
     tmp.cleanup();
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BF16_TO_F32, f32ToBf16Bits, roundToBf16 } from "./bf16.js";
-import { F16_TO_F32, f16BitsToF32, f32ToF16Bits, readF16 } from "./f16.js";
+import { F16_TO_F32, f16BitsToF32, f32ToF16Bits, readF16, roundToF16 } from "./f16.js";
 import { seededRandom } from "./seeded-random.js";
 
 test("f16 -> f32 -> f16 is the identity on all 65536 patterns (NaN stays NaN)", () => {
@@ -100,4 +100,29 @@ test("bf16 round trip on all patterns and rounding", () => {
   assert.equal(f32ToBf16Bits(-Infinity), 0xff80);
   assert.equal(f32ToBf16Bits(3.4028234663852886e38), 0x7f80); // max f32 rounds to inf
   assert.equal(f32ToBf16Bits(1e-40), 0x0001); // subnormal kept (not flushed)
+});
+
+test("roundToF16's fast path equals rounding through the f16 bits, across the f32 range", () => {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  let checked = 0;
+  const check = (bits: number) => {
+    u[0] = bits;
+    const x = f[0];
+    const expected = F16_TO_F32[f32ToF16Bits(x)];
+    const actual = roundToF16(x);
+    if (!(Object.is(actual, expected) || (Number.isNaN(actual) && Number.isNaN(expected)))) {
+      assert.fail(`bits 0x${bits.toString(16)}: ${actual} vs ${expected}`);
+    }
+    checked++;
+  };
+  // Every 997th f32 bit pattern, plus the patterns at each exponent boundary and rounding tie.
+  for (let b = 0; b < 2 ** 32; b += 997) check(b);
+  for (let e = 100; e < 150; e++) {
+    for (const m of [0, 1, 0xfff, 0x1000, 0x1001, 0x2fff, 0x3000, 0x7fefff, 0x7ff000, 0x7fffff]) {
+      check((e << 23) | m);
+      check((0x80000000 | (e << 23) | m) >>> 0);
+    }
+  }
+  assert.ok(checked > 4_000_000);
 });

@@ -66,8 +66,20 @@ export function f16BitsToF32(h: number): number {
   return F16_TO_F32[h & 0xffff];
 }
 
-/** `x` rounded to the nearest f16 value, returned as a number. */
+/**
+ * `x` rounded (through f32) to the nearest f16 value, returned as a number. Attention calls this for
+ * every element it accumulates, so values in f16's normal range take a fast path that rounds the f32
+ * mantissa to 10 bits in place (nearest-even); everything else goes through f32ToF16Bits.
+ */
 export function roundToF16(x: number): number {
+  f32Scratch[0] = x;
+  const bits = u32Scratch[0];
+  const exp = (bits >>> 23) & 0xff;
+  // f32 exponents 113..141 are f16 normals that cannot round up past f16's largest finite value.
+  if (exp >= 113 && exp <= 141) {
+    u32Scratch[0] = (bits + 0xfff + ((bits >>> 13) & 1)) & 0xffffe000;
+    return f32Scratch[0];
+  }
   return F16_TO_F32[f32ToF16Bits(x)];
 }
 

@@ -1,0 +1,48 @@
+// Commands are requests, not facts: a node (or the API) asks the master to do something, and the
+// master answers by sequencing events, or by refusing. Kept deliberately small; later issues add more.
+import { z } from "zod";
+import { CounterSchema, InstanceIdSchema, LIMITS, ModelSchema, NodeIdSchema } from "./bounded.js";
+import { InvalidMessage } from "./errors.js";
+import { describeIssues } from "./events.js";
+import type { DeepReadonly } from "./readonly.js";
+
+export const PlaceInstanceSchema = z.strictObject({
+  type: z.literal("PlaceInstance"),
+  model: ModelSchema,
+  /** How many nodes to spread the model over; the planner chooses when absent. */
+  minNodes: z.number().int().min(1).max(LIMITS.listMax).optional(),
+});
+
+export const DeleteInstanceSchema = z.strictObject({
+  type: z.literal("DeleteInstance"),
+  instanceId: InstanceIdSchema,
+});
+
+/**
+ * exo's catch-up: a node that sees a gap in the log asks for events [since, until) (to the end of the
+ * log when `until` is absent); the answer is the IndexedEvents themselves.
+ */
+export const RequestEventLogSchema = z
+  .strictObject({
+    type: z.literal("RequestEventLog"),
+    since: CounterSchema,
+    until: CounterSchema.optional(),
+    requester: NodeIdSchema,
+  })
+  .refine((c) => c.until === undefined || c.until > c.since, "until must be greater than since");
+
+export const CommandSchema = z.discriminatedUnion("type", [
+  PlaceInstanceSchema,
+  DeleteInstanceSchema,
+  RequestEventLogSchema,
+]);
+
+export type Command = DeepReadonly<z.output<typeof CommandSchema>>;
+export type CommandType = Command["type"];
+
+/** Validates an untrusted value as a Command; throws InvalidMessage. */
+export function parseCommand(value: unknown): Command {
+  const r = CommandSchema.safeParse(value);
+  if (!r.success) throw new InvalidMessage("command", describeIssues(r.error));
+  return r.data;
+}

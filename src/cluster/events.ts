@@ -1,0 +1,137 @@
+// The cluster's vocabulary of facts. Every change to the shared ClusterState is one of these events,
+// named in the past tense because it records something that already happened; the master orders them
+// into one global log (IndexedEvent) and every node folds that log with apply(). The schemas are the
+// wire contract: they are strict (unknown fields and unknown `type`s are rejected) so that what a node
+// stores and hashes is exactly what was validated, and new facts arrive as new event types.
+import { z } from "zod";
+import {
+  CounterSchema,
+  InstanceIdSchema,
+  LatencySchema,
+  LIMITS,
+  LooseRecordListSchema,
+  LooseRecordSchema,
+  ModelSchema,
+  NodeIdSchema,
+  TextSchema,
+  ThroughputSchema,
+  TimestampSchema,
+} from "./bounded.js";
+import { InvalidMessage } from "./errors.js";
+import type { DeepReadonly } from "./readonly.js";
+
+const event = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.strictObject({ type: z.literal(type), ...shape });
+
+// An edge from a node to itself is meaningless in the topology, so it is malformed rather than ignored.
+const distinctEnds = (e: { from: string; to: string }) => e.from !== e.to;
+
+export const NodeJoinedSchema = event("NodeJoined", {
+  nodeId: NodeIdSchema,
+  name: TextSchema,
+  addresses: z.array(TextSchema.min(1)).max(LIMITS.listMax),
+  at: TimestampSchema,
+});
+export const NodeTimedOutSchema = event("NodeTimedOut", { nodeId: NodeIdSchema, at: TimestampSchema });
+export const NodeLeftSchema = event("NodeLeft", { nodeId: NodeIdSchema, at: TimestampSchema });
+/** A heartbeat: refreshes lastSeen, and proves a timed-out node is alive after all. */
+export const NodeSeenSchema = event("NodeSeen", { nodeId: NodeIdSchema, at: TimestampSchema });
+export const TopologyEdgeCreatedSchema = event("TopologyEdgeCreated", {
+  from: NodeIdSchema,
+  to: NodeIdSchema,
+  latencyMs: LatencySchema.optional(),
+  throughputBps: ThroughputSchema.optional(),
+}).refine(distinctEnds, "an edge needs two distinct nodes");
+export const TopologyEdgeDeletedSchema = event("TopologyEdgeDeleted", { from: NodeIdSchema, to: NodeIdSchema }).refine(
+  distinctEnds,
+  "an edge needs two distinct nodes",
+);
+export const MasterElectedSchema = event("MasterElected", { nodeId: NodeIdSchema, term: CounterSchema });
+export const DeviceGPUStateUpdatedSchema = event("DeviceGPUStateUpdated", {
+  nodeId: NodeIdSchema,
+  gpus: LooseRecordListSchema,
+});
+export const NodeTelemetryUpdatedSchema = event("NodeTelemetryUpdated", {
+  nodeId: NodeIdSchema,
+  telemetry: LooseRecordSchema,
+});
+export const GPUBandwidthMeasuredSchema = event("GPUBandwidthMeasured", {
+  from: NodeIdSchema,
+  to: NodeIdSchema,
+  latencyMs: LatencySchema,
+  throughputBps: ThroughputSchema,
+  at: TimestampSchema,
+}).refine(distinctEnds, "an edge needs two distinct nodes");
+
+/** Layers [start, end) of a model served by one node; later issues will add more placement detail. */
+export const PlacementSliceSchema = z
+  .strictObject({
+    nodeId: NodeIdSchema,
+    start: z.number().int().min(0).max(LIMITS.maxLayer),
+    end: z.number().int().min(1).max(LIMITS.maxLayer),
+  })
+  .refine((s) => s.start < s.end, "a slice needs start < end");
+
+export const InstanceCreatedSchema = event("InstanceCreated", {
+  instanceId: InstanceIdSchema,
+  model: ModelSchema,
+  placement: z.array(PlacementSliceSchema).min(1).max(LIMITS.listMax),
+});
+export const InstanceDeletedSchema = event("InstanceDeleted", { instanceId: InstanceIdSchema });
+export const RunnerStatusSchema = z.enum(["loading", "ready", "failed"]);
+export const RunnerStatusUpdatedSchema = event("RunnerStatusUpdated", {
+  instanceId: InstanceIdSchema,
+  nodeId: NodeIdSchema,
+  status: RunnerStatusSchema,
+});
+
+export const EventSchema = z.discriminatedUnion("type", [
+  NodeJoinedSchema,
+  NodeTimedOutSchema,
+  NodeLeftSchema,
+  NodeSeenSchema,
+  TopologyEdgeCreatedSchema,
+  TopologyEdgeDeletedSchema,
+  MasterElectedSchema,
+  DeviceGPUStateUpdatedSchema,
+  NodeTelemetryUpdatedSchema,
+  GPUBandwidthMeasuredSchema,
+  InstanceCreatedSchema,
+  InstanceDeletedSchema,
+  RunnerStatusUpdatedSchema,
+]);
+
+/** One event in the master's global order: its position, the master's term, and who proposed it. */
+export const IndexedEventSchema = z.strictObject({
+  index: CounterSchema,
+  term: CounterSchema,
+  event: EventSchema,
+  origin: NodeIdSchema,
+});
+
+export type NodeId = string;
+export type Event = DeepReadonly<z.output<typeof EventSchema>>;
+export type EventType = Event["type"];
+export type EventOf<T extends EventType> = Extract<Event, { readonly type: T }>;
+export type IndexedEvent = DeepReadonly<z.output<typeof IndexedEventSchema>>;
+export type PlacementSlice = DeepReadonly<z.output<typeof PlacementSliceSchema>>;
+export type RunnerStatus = z.output<typeof RunnerStatusSchema>;
+
+/** Turns zod's issues into short "path: message" strings for InvalidMessage. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+}
+
+/** Validates an untrusted value as an Event; throws InvalidMessage. */
+export function parseEvent(value: unknown): Event {
+  const r = EventSchema.safeParse(value);
+  if (!r.success) throw new InvalidMessage("event", describeIssues(r.error));
+  return r.data;
+}
+
+/** Validates an untrusted value as an IndexedEvent; throws InvalidMessage. */
+export function parseIndexedEvent(value: unknown): IndexedEvent {
+  const r = IndexedEventSchema.safeParse(value);
+  if (!r.success) throw new InvalidMessage("indexed event", describeIssues(r.error));
+  return r.data;
+}

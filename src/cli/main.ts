@@ -3,11 +3,15 @@ import { CliError } from "./args.js";
 import { generateCommand, GENERATE_USAGE } from "./generate.js";
 import { makeModelCommand, MAKE_MODEL_USAGE } from "./make-model.js";
 import { tokenizeCommand, TOKENIZE_USAGE } from "./tokenize.js";
+import { startCommand, START_USAGE } from "./start.js";
+import { listCommand, LIST_USAGE } from "./list.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   generate: { run: generateCommand, usage: GENERATE_USAGE },
   tokenize: { run: tokenizeCommand, usage: TOKENIZE_USAGE },
   "make-model": { run: makeModelCommand, usage: MAKE_MODEL_USAGE },
+  start: { run: startCommand, usage: START_USAGE },
+  list: { run: listCommand, usage: LIST_USAGE },
 };
 
 /** Error classes whose message is the whole story for a user (file-system errors are recognised by their code). */

@@ -157,6 +157,14 @@ export class EventLogFile {
     this.#nextIndex += events.length;
   }
 
+  /** Empties the log (a node that must re-fetch its whole history from the master). */
+  async reset(): Promise<void> {
+    if (this.#handle === null) throw new LogFileError("log is closed");
+    await this.#handle.truncate(0);
+    await this.#handle.sync();
+    this.#nextIndex = 0;
+  }
+
   async close(): Promise<void> {
     const handle = this.#handle;
     this.#handle = null;

@@ -1,0 +1,38 @@
+// `tessera list`: the devices in the cluster, as a node's API reports them.
+import { DEFAULT_API_PORT } from "../api/server.js";
+import { CliError, parseFlags } from "./args.js";
+
+export const LIST_USAGE = "tessera list [--api URL] [--json]";
+
+interface NodeRow {
+  readonly id: string;
+  readonly name: string;
+  readonly addresses: readonly string[];
+  readonly status: string;
+  readonly lastSeen: number;
+}
+
+export async function listCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, { api: { type: "string" }, json: { type: "boolean" } });
+  const api = f.api ?? `http://127.0.0.1:${DEFAULT_API_PORT}`;
+  let state: { nodes: Record<string, NodeRow>; master_id: string | null };
+  try {
+    const res = await fetch(new URL("/state", api));
+    if (!res.ok) throw new CliError(`${api} answered ${res.status}`);
+    state = (await res.json()) as typeof state;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot reach a tessera node at ${api}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const rows = Object.values(state.nodes).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  if (f.json) {
+    process.stdout.write(JSON.stringify({ master_id: state.master_id, nodes: rows }) + "\n");
+    return 0;
+  }
+  for (const n of rows) {
+    const role = n.id === state.master_id ? "master" : "";
+    const seen = new Date(n.lastSeen).toISOString();
+    process.stdout.write(`${n.name}\t${n.id}\t${n.addresses[0] ?? "-"}\t${n.status}\t${role}\tlast seen ${seen}\n`);
+  }
+  return 0;
+}

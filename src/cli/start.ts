@@ -1,0 +1,69 @@
+// `tessera start`: runs a node until SIGINT/SIGTERM, then leaves the cluster cleanly.
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { createApiServer, DEFAULT_API_PORT, listen } from "../api/server.js";
+import { TesseraNode } from "../runtime/node.js";
+import { CliError, isNonNegativeInt, numberFlag, parseFlags } from "./args.js";
+
+export const START_USAGE = `tessera start [--name N] [--port P] [--api-port 52415] [--peer ADDR]... [--no-mdns] [--no-broadcast]
+                [--data-dir DIR] [--join KEY | --open] [--force-master] [--listen 0.0.0.0|127.0.0.1]`;
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, {
+    name: { type: "string" },
+    port: { type: "string" },
+    "api-port": { type: "string" },
+    peer: { type: "string", multiple: true },
+    "no-mdns": { type: "boolean" },
+    "no-broadcast": { type: "boolean" },
+    "data-dir": { type: "string" },
+    join: { type: "string" },
+    open: { type: "boolean" },
+    "force-master": { type: "boolean" },
+    listen: { type: "string" },
+    "heartbeat-ms": { type: "string" },
+    "master-timeout-ms": { type: "string" },
+    "node-timeout-ms": { type: "string" },
+  });
+  const join_ = f.join ?? process.env.TESSERA_CLUSTER_KEY;
+  if (join_ !== undefined && f.open) throw new CliError("--join and --open exclude each other", 2);
+  const listenHost = f.listen ?? "0.0.0.0";
+  if (listenHost !== "0.0.0.0" && listenHost !== "127.0.0.1") throw new CliError(`--listen must be 0.0.0.0 or 127.0.0.1`, 2);
+  const ms = (flag: "heartbeat-ms" | "master-timeout-ms" | "node-timeout-ms") =>
+    f[flag] === undefined ? undefined : numberFlag(f[flag], flag, 0, (n) => Number.isInteger(n) && n >= 50);
+  const node = await TesseraNode.start({
+    dataDir: f["data-dir"] ?? join(homedir(), ".tessera"),
+    name: f.name,
+    port: numberFlag(f.port, "port", 0, isNonNegativeInt),
+    listenHost,
+    peers: f.peer ?? [],
+    mdns: f["no-mdns"] !== true,
+    broadcast: f["no-broadcast"] !== true,
+    clusterKey: join_,
+    open: f.open === true,
+    forceMaster: f["force-master"] === true,
+    heartbeatMs: ms("heartbeat-ms"),
+    masterTimeoutMs: ms("master-timeout-ms"),
+    nodeTimeoutMs: ms("node-timeout-ms"),
+  });
+  const server = createApiServer(node);
+  const apiPort = await listen(server, numberFlag(f["api-port"], "api-port", DEFAULT_API_PORT, isNonNegativeInt), "127.0.0.1");
+  const out = process.stdout;
+  out.write(`tessera node ${node.nodeId} (${node.name})\n`);
+  for (const a of node.host.multiaddrs) out.write(`  p2p ${a}\n`);
+  out.write(`  api http://127.0.0.1:${apiPort} (127.0.0.1 only: no API key is set)\n`);
+  if (node.clusterKey && node.clusterKeyCreated) out.write(`created a cluster key; to join another device run:\n  tessera start --join ${node.clusterKey}\n`);
+  else if (node.clusterKey) out.write(`cluster key in ${f["data-dir"] ?? "~/.tessera"}; other devices join with: tessera start --join <key>\n`);
+  else out.write(`open cluster: any device on the network may join\n`);
+  out.write(`ready api=${apiPort} port=${node.host.port}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  server.closeAllConnections();
+  server.close();
+  await node.stop();
+  return 0;
+}

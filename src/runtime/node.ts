@@ -1,0 +1,393 @@
+// A running Tessera node: the I/O shell around the pure cluster core. It keeps the replicated state by
+// applying the master's ordered log, takes part in elections, and, while master, turns membership
+// changes and proposed events into log entries. Timing constants are options so tests can shorten them.
+import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import {
+  apply, CommandSchema, createSequencer, EventLogFile, initialState, judgeMasterClaim, nextTerm, OrderedLog,
+  sequenceAll, shouldStandForElection, stateHash, StaleTermEvent,
+  type ClusterState, type Command, type Event, type IndexedEvent, type MasterClaim, type SequencerState,
+} from "../cluster/index.js";
+import { createHost, loadClusterKey, loadOrCreateClusterKey, saveClusterKey, type Channel, type TesseraHost } from "../net/index.js";
+import {
+  ElectionMessageSchema, GlobalEventsSchema, LocalEventsSchema,
+  type ElectionMessage, type GlobalEvents, type Heartbeat, type LocalEvents,
+} from "./messages.js";
+
+export interface NodeOptions {
+  readonly dataDir: string;
+  readonly name?: string;
+  readonly port?: number;
+  readonly listenHost?: "127.0.0.1" | "0.0.0.0";
+  readonly peers?: readonly string[];
+  readonly mdns?: boolean;
+  readonly broadcast?: boolean;
+  /** The cluster key; when neither this nor `open` is set, the data dir's key is used (created on first start). */
+  readonly clusterKey?: string;
+  readonly open?: boolean;
+  readonly forceMaster?: boolean;
+  readonly heartbeatMs?: number;
+  /** Silence after which the master is presumed gone and an election may start. */
+  readonly masterTimeoutMs?: number;
+  /** Silence after which the master records NodeTimedOut for a node (default 10 s). */
+  readonly nodeTimeoutMs?: number;
+}
+
+interface PeerView {
+  readonly heartbeat: Heartbeat;
+  readonly heardAt: number;
+}
+
+type Listener = (events: readonly IndexedEvent[]) => void;
+
+/** Events per catch-up reply: well under the topic's size limit. */
+const REPLY_BATCH = 256;
+
+export class TesseraNode {
+  state: ClusterState = initialState();
+  /** Every applied event, in order, for catch-up replies and the /events stream. */
+  readonly applied: IndexedEvent[] = [];
+  readonly joinedAt = Date.now();
+  readonly clusterKeyCreated: boolean;
+
+  private term = 0;
+  private master: MasterClaim | null = null;
+  private lastMasterHeard = 0;
+  private sequencer: SequencerState | null = null;
+  private readonly peers = new Map<string, PeerView>();
+  private readonly dialAttempts = new Map<string, number>();
+  private readonly listeners = new Set<Listener>();
+  private timers: NodeJS.Timeout[] = [];
+  private lastRequest = 0;
+  private stopping = false;
+  private readonly startedAt = Date.now();
+  private work: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly options: Required<Pick<NodeOptions, "heartbeatMs" | "masterTimeoutMs" | "nodeTimeoutMs">> & NodeOptions,
+    readonly host: TesseraHost,
+    readonly clusterKey: string | undefined,
+    created: boolean,
+    private readonly file: EventLogFile,
+    private log: OrderedLog,
+    private readonly election: Channel<ElectionMessage>,
+    private readonly globalEvents: Channel<GlobalEvents>,
+    private readonly localEvents: Channel<LocalEvents>,
+    private readonly commands: Channel<Command>,
+  ) {
+    this.clusterKeyCreated = created;
+  }
+
+  static async start(opts: NodeOptions): Promise<TesseraNode> {
+    const options = {
+      ...opts,
+      heartbeatMs: opts.heartbeatMs ?? 500,
+      masterTimeoutMs: opts.masterTimeoutMs ?? 2500,
+      nodeTimeoutMs: opts.nodeTimeoutMs ?? 10_000,
+    };
+    await mkdir(options.dataDir, { recursive: true });
+    let clusterKey = options.clusterKey;
+    let created = false;
+    if (!options.open && clusterKey === undefined) ({ key: clusterKey, created } = await loadOrCreateClusterKey(options.dataDir));
+    // A key given with --join is kept, so a restart needs no flag.
+    else if (clusterKey !== undefined && (await loadClusterKey(options.dataDir)) !== clusterKey) await saveClusterKey(options.dataDir, clusterKey);
+    const { log: file, recovered } = await EventLogFile.open(join(options.dataDir, "events.log"));
+    const host = await createHost({
+      dataDir: options.dataDir,
+      listenHost: options.listenHost ?? "0.0.0.0",
+      port: options.port ?? 0,
+      clusterKey: options.open ? undefined : clusterKey,
+      open: options.open === true,
+      mdns: options.mdns ?? false,
+      broadcast: options.broadcast ? {} : false,
+      peers: [...(options.peers ?? [])],
+    });
+    const node = new TesseraNode(
+      options, host, options.open ? undefined : clusterKey, created, file,
+      new OrderedLog({ nextIndex: recovered.events.length === 0 ? 0 : recovered.events.at(-1)!.index + 1 }),
+      host.channel("election", ElectionMessageSchema, { maxBytes: 16 * 1024 }),
+      host.channel("global_events", GlobalEventsSchema, { maxBytes: 1 << 20 }),
+      host.channel("local_events", LocalEventsSchema, { maxBytes: 256 * 1024 }),
+      host.channel("commands", CommandSchema, { maxBytes: 16 * 1024 }),
+    );
+    // Replay the persisted log: a restarted node resumes where it stopped, and redials the members it knew.
+    for (const e of recovered.events) node.applyOne(e);
+    for (const n of Object.values(node.state.nodes)) {
+      const addr = n.addresses.find((a) => a.includes("/p2p/"));
+      if (n.id !== node.nodeId && n.status === "alive" && addr) node.host.dial(addr).catch(() => undefined);
+    }
+    node.wire();
+    return node;
+  }
+
+  get nodeId(): string {
+    return this.host.peerId;
+  }
+
+  get masterId(): string | null {
+    return this.master?.nodeId ?? null;
+  }
+
+  get currentTerm(): number {
+    return this.term;
+  }
+
+  get isMaster(): boolean {
+    return this.sequencer !== null;
+  }
+
+  get name(): string {
+    return this.options.name ?? hostname();
+  }
+
+  hash(): string {
+    return stateHash(this.state);
+  }
+
+  onApplied(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Proposes events; the master sequences them into the log. */
+  async propose(events: readonly Event[]): Promise<void> {
+    if (this.isMaster) await this.commit(events);
+    else await this.localEvents.publish({ origin: this.nodeId, events: [...events] } as LocalEvents);
+  }
+
+  private wire(): void {
+    this.election.subscribe((msg) => this.serial(() => this.onElection(msg)));
+    this.globalEvents.subscribe((msg) => this.serial(() => this.receive(msg.events as readonly IndexedEvent[])));
+    this.localEvents.subscribe((msg) => this.serial(async () => {
+      if (this.isMaster) await this.commit(msg.events as readonly Event[]);
+    }));
+    this.commands.subscribe((msg) => this.serial(() => this.onCommand(msg)));
+    this.timers.push(setInterval(() => this.serial(() => this.tick()), this.options.heartbeatMs));
+    if (this.options.forceMaster) void this.serial(() => this.becomeMaster());
+  }
+
+  /** Handlers run one at a time, so state, log and file change in a single order. */
+  private serial(task: () => void | Promise<void>): Promise<void> {
+    this.work = this.work.then(task).catch((e) => {
+      if (!this.stopping) process.stderr.write(`tessera: ${e instanceof Error ? e.message : String(e)}\n`);
+    });
+    return this.work;
+  }
+
+  private heartbeat(leaving = false): Heartbeat {
+    return {
+      kind: "heartbeat",
+      nodeId: this.nodeId,
+      name: this.name.slice(0, 128),
+      addresses: this.host.multiaddrs.slice(0, 32),
+      joinedAt: this.joinedAt,
+      eventsSeen: this.applied.length,
+      lastEventIndex: this.state.lastEventIndex,
+      term: this.term,
+      masterId: this.masterId,
+      leaving,
+    };
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    await this.election.publish(this.heartbeat());
+    if (this.isMaster) {
+      await this.manageMembership(now);
+    } else if (this.shouldElect(now)) {
+      await this.becomeMaster();
+    }
+    await this.requestMissing(now);
+  }
+
+  private alivePeers(now: number): PeerView[] {
+    return [...this.peers.values()].filter((p) => now - p.heardAt < this.options.masterTimeoutMs && !p.heartbeat.leaving);
+  }
+
+  private shouldElect(now: number): boolean {
+    if (this.master !== null && this.master.nodeId !== this.nodeId && now - this.lastMasterHeard < this.options.masterTimeoutMs) return false;
+    // Give a new node time to hear the cluster before it stands.
+    if (now - this.startedAt < this.options.masterTimeoutMs) return false;
+    const me = { nodeId: this.nodeId, joinedAt: this.joinedAt, eventsSeen: this.applied.length };
+    const others = this.alivePeers(now).map((p) => p.heartbeat);
+    // Never stand while a live peer has seen more of the log: its events would be lost or duplicated.
+    if (others.some((p) => p.lastEventIndex > this.state.lastEventIndex)) return false;
+    return shouldStandForElection(me, others);
+  }
+
+  private async becomeMaster(): Promise<void> {
+    const highest = Math.max(this.term, ...[...this.peers.values()].map((p) => p.heartbeat.term));
+    const term = nextTerm(highest);
+    const claim: MasterClaim = { nodeId: this.nodeId, term, joinedAt: this.joinedAt, eventsSeen: this.applied.length };
+    this.term = term;
+    this.master = claim;
+    this.lastMasterHeard = Date.now();
+    this.sequencer = createSequencer(this.nodeId, term, this.state.lastEventIndex + 1);
+    await this.election.publish({ kind: "claim", ...claim });
+    await this.commit([{ type: "MasterElected", nodeId: this.nodeId, term }]);
+    await this.manageMembership(Date.now());
+  }
+
+  private async onElection(msg: ElectionMessage): Promise<void> {
+    const now = Date.now();
+    if (msg.nodeId === this.nodeId) return;
+    if (msg.kind === "heartbeat") {
+      this.peers.set(msg.nodeId, { heartbeat: msg, heardAt: now });
+      this.connectDirectly(msg, now);
+      if (msg.leaving && this.isMaster) await this.commit([{ type: "NodeLeft", nodeId: msg.nodeId, at: now }]);
+      if (msg.masterId !== msg.nodeId) return;
+    }
+    const claim: MasterClaim = { nodeId: msg.nodeId, term: msg.term, joinedAt: msg.joinedAt, eventsSeen: msg.eventsSeen };
+    if (msg.kind === "heartbeat" && msg.leaving) return;
+    const verdict = judgeMasterClaim(this.term, claim, this.master);
+    if (!verdict.accept) return;
+    if (this.master?.nodeId === claim.nodeId && this.term === claim.term) {
+      this.lastMasterHeard = now;
+      return;
+    }
+    const wasMaster = this.sequencer !== null;
+    this.term = claim.term;
+    this.master = claim;
+    this.lastMasterHeard = now;
+    this.sequencer = null; // a better or newer master exists: stop writing
+    // What we wrote as master may clash with the winner's log at the same indexes: take the winner's.
+    if (wasMaster) await this.resync();
+  }
+
+  /**
+   * Heartbeats relayed through other nodes name peers we have no connection to: dial them, so the mesh
+   * does not hang on the node everyone first joined through (and survives its loss).
+   */
+  private connectDirectly(hb: Heartbeat, now: number): void {
+    if (hb.leaving || this.host.peers().includes(hb.nodeId)) return;
+    const last = this.dialAttempts.get(hb.nodeId) ?? 0;
+    if (now - last < 5 * this.options.heartbeatMs) return;
+    this.dialAttempts.set(hb.nodeId, now);
+    const addr = hb.addresses.find((a) => a.includes("/p2p/"));
+    if (addr) this.host.dial(addr).catch(() => undefined);
+  }
+
+  /** The master's view of who is in the cluster, written into the log as join and time-out events. */
+  private async manageMembership(now: number): Promise<void> {
+    const events: Event[] = [];
+    const self = this.state.nodes[this.nodeId];
+    if (self?.status !== "alive") {
+      events.push({ type: "NodeJoined", nodeId: this.nodeId, name: this.name.slice(0, 128), addresses: this.host.multiaddrs.slice(0, 32), at: now });
+    }
+    for (const [id, p] of this.peers) {
+      const known = this.state.nodes[id];
+      const silent = now - p.heardAt;
+      if (p.heartbeat.leaving) continue;
+      if (silent < this.options.nodeTimeoutMs && known?.status !== "alive") {
+        events.push({ type: "NodeJoined", nodeId: id, name: p.heartbeat.name, addresses: [...p.heartbeat.addresses], at: now });
+      }
+    }
+    for (const [id, n] of Object.entries(this.state.nodes)) {
+      if (id === this.nodeId || n.status !== "alive") continue;
+      const p = this.peers.get(id);
+      if (!p || now - p.heardAt >= this.options.nodeTimeoutMs) events.push({ type: "NodeTimedOut", nodeId: id, at: now });
+    }
+    if (events.length > 0) await this.commit(events);
+  }
+
+  /** Master only: numbers events, applies them here and publishes them. */
+  private async commit(events: readonly Event[]): Promise<void> {
+    if (!this.sequencer || events.length === 0) return;
+    const { state, indexed } = sequenceAll(this.sequencer, events);
+    this.sequencer = state;
+    await this.receive(indexed);
+    for (let i = 0; i < indexed.length; i += REPLY_BATCH) {
+      await this.globalEvents.publish({ events: indexed.slice(i, i + REPLY_BATCH) } as GlobalEvents);
+    }
+  }
+
+  /** Offers events to the ordered log and applies whatever became applicable, durably. */
+  private async receive(events: readonly IndexedEvent[]): Promise<void> {
+    const ready: IndexedEvent[] = [];
+    let diverged = false;
+    for (const e of events) {
+      const result = this.log.offer(e);
+      ready.push(...result.ready);
+      // A newer master wrote a different event at an index we already applied: our suffix came from a
+      // deposed master (a split at start-up or a partition). Start over from the current master's log.
+      const mine = this.applied[e.index];
+      if (result.status === "conflict" && mine !== undefined && e.term > mine.term) diverged = true;
+    }
+    if (diverged) return this.resync();
+    const applied: IndexedEvent[] = [];
+    for (const e of ready) {
+      // Events apply strictly in order: after one is refused, the rest of the batch must wait.
+      if (!this.applyOne(e)) break;
+      applied.push(e);
+    }
+    if (applied.length === 0) return;
+    await this.file.append(applied);
+    for (const l of this.listeners) l(applied);
+  }
+
+  private applyOne(e: IndexedEvent): boolean {
+    try {
+      this.state = apply(this.state, e);
+    } catch (err) {
+      // A deposed master's late event: the log position stays open for the current master's event.
+      if (err instanceof StaleTermEvent) {
+        this.log = new OrderedLog({ nextIndex: this.state.lastEventIndex + 1 });
+        return false;
+      }
+      throw err;
+    }
+    this.applied.push(e);
+    if (e.event.type === "MasterElected" && e.event.term >= this.term) {
+      this.term = e.event.term;
+      if (e.event.nodeId !== this.nodeId) this.sequencer = null;
+    }
+    return true;
+  }
+
+  /** Drops the local log and state; the missing-range requests then fetch the master's log from 0. */
+  private async resync(): Promise<void> {
+    this.state = initialState();
+    this.applied.length = 0;
+    this.log = new OrderedLog({ nextIndex: 0 });
+    this.sequencer = null;
+    await this.file.reset();
+    this.lastRequest = 0;
+  }
+
+  /** Asks for missing log ranges: gaps in what arrived, or a peer that is ahead of us. */
+  private async requestMissing(now: number): Promise<void> {
+    if (now - this.lastRequest < this.options.heartbeatMs) return;
+    const ahead = Math.max(-1, ...this.alivePeers(now).map((p) => p.heartbeat.lastEventIndex));
+    const gaps = this.log.missing();
+    const since = this.state.lastEventIndex + 1;
+    if (gaps.length === 0 && ahead < since) return;
+    this.lastRequest = now;
+    await this.commands.publish({ type: "RequestEventLog", since, requester: this.nodeId });
+  }
+
+  private async onCommand(cmd: Command): Promise<void> {
+    if (cmd.type !== "RequestEventLog" || cmd.requester === this.nodeId) return;
+    // The master answers; when the master itself asks (it is behind), every node that can answers.
+    if (!this.isMaster && cmd.requester !== this.masterId) return;
+    const until = Math.min(cmd.until ?? Infinity, this.applied.length);
+    for (let i = cmd.since; i < until; i += REPLY_BATCH) {
+      await this.globalEvents.publish({ events: this.applied.slice(i, Math.min(until, i + REPLY_BATCH)) } as GlobalEvents);
+    }
+  }
+
+  /** Leaves cleanly: tells the cluster (NodeLeft), then stops networking and closes the log. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    await this.serial(async () => {
+      if (this.isMaster) await this.commit([{ type: "NodeLeft", nodeId: this.nodeId, at: Date.now() }]);
+      await this.election.publish(this.heartbeat(true)).catch(() => 0);
+    });
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.work;
+    await this.host.stop();
+    await this.file.close();
+  }
+}

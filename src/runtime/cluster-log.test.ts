@@ -1,0 +1,58 @@
+// The ordered log under load and under attack, with real processes: a node that joins after 1,000
+// events catches up; malformed and oversized messages on every topic change nothing and crash nothing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { generateClusterKey, TOPIC_NAMES } from "../net/index.js";
+import { tempDir } from "../testing/paths.js";
+import { ClusterClient } from "../testing/cluster-client.js";
+import { agreed, killAll, startNode, state, until } from "../testing/cluster-procs.js";
+
+test("a late joiner catches up on 1,000 events; hostile messages on every topic are dropped", { timeout: 240_000 }, async (t) => {
+  const tmp = tempDir();
+  const key = generateClusterKey();
+  let client: ClusterClient | undefined;
+  try {
+    const first = await startNode(join(tmp.dir, "n0"), ["--name", "n0", "--join", key]);
+    const peer = `127.0.0.1:${first.port}`;
+    const second = await startNode(join(tmp.dir, "n1"), ["--name", "n1", "--join", key, "--peer", peer]);
+    const nodes = [first, second];
+    const start = await until(nodes, agreed(2));
+    const memberId = start[0].node_id;
+
+    client = await ClusterClient.connect(join(tmp.dir, "client"), key, peer);
+    const base = start[0].last_event_index;
+    for (let i = 0; i < 1000; i += 50) {
+      await client.propose(Array.from({ length: 50 }, (_, j) => ({ type: "NodeSeen" as const, nodeId: memberId, at: 1_700_000_000_000 + i + j })));
+    }
+    const loaded = await until(nodes, (s) => agreed(2)(s) && s[0].last_event_index >= base + 1000, 60_000);
+    t.diagnostic(`log at index ${loaded[0].last_event_index} after 1,000 proposed events`);
+
+    const late = await startNode(join(tmp.dir, "late"), ["--name", "late", "--join", key, "--peer", peer]);
+    const caughtUp = await until([...nodes, late], agreed(3), 60_000);
+    assert.ok(caughtUp[2].last_event_index >= base + 1000);
+
+    // Hostile member: junk on every topic, from a peer that holds the key.
+    const before = await until([...nodes, late], agreed(3));
+    const junk = [
+      new Uint8Array([0xff, 0xfe, 0x00]),
+      new TextEncoder().encode("{not json"),
+      new TextEncoder().encode(JSON.stringify({ kind: "claim", nodeId: "x", term: -1 })),
+      new TextEncoder().encode(JSON.stringify({ events: [{ index: 0, term: 99, origin: "evil", event: { type: "NodeLeft", nodeId: memberId, at: 1 } }], extra: 1 })),
+      new TextEncoder().encode(JSON.stringify({ type: "RequestEventLog", since: -5, requester: "" })),
+      new Uint8Array(5 * 1024 * 1024).fill(0x20),
+    ];
+    for (const topic of TOPIC_NAMES) for (const bytes of junk) await client.publishRaw(topic, bytes).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await Promise.all([...nodes, late].map(state));
+    for (const s of after) {
+      assert.equal(s.hash, before[0].hash, "no state change");
+      assert.equal(s.last_event_index, before[0].last_event_index);
+    }
+    for (const n of [...nodes, late]) assert.equal(n.proc.exitCode, null, "still running");
+  } finally {
+    await client?.stop();
+    await killAll();
+    tmp.cleanup();
+  }
+});

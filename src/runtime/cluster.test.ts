@@ -4,8 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { generateClusterKey } from "../net/index.js";
-import { tempDir } from "../testing/paths.js";
-import { agreed, killAll, startNode, state, until } from "../testing/cluster-procs.js";
+import { spawnSync } from "node:child_process";
+import { TESSERA_BIN, tempDir } from "../testing/paths.js";
+import { agreed, killAll, startNode, state, streamedIndexes, until } from "../testing/cluster-procs.js";
 
 test("five nodes converge; the master fails over; a restarted node keeps its id and catches up; strangers stay out", { timeout: 240_000 }, async (t) => {
   const tmp = tempDir();
@@ -41,6 +42,16 @@ test("five nodes converge; the master fails over; a restarted node keeps its id 
     t.diagnostic(`re-election after SIGKILL of the master: ${Date.now() - killedAt} ms (master timeout 1500 ms)`);
     assert.ok(after[0].term > converged[0].term);
     assert.ok(after[0].last_event_index > converged[0].last_event_index);
+    // No index missing or duplicated across the failover: the stream is exactly 0..last.
+    const indexes = await streamedIndexes(survivors[0], after[0].last_event_index);
+    assert.deepEqual(indexes, Array.from({ length: after[0].last_event_index + 1 }, (_, i) => i));
+
+    // `tessera list` against a survivor shows every member with its status.
+    const list = spawnSync(process.execPath, [TESSERA_BIN, "list", "--api", `http://127.0.0.1:${survivors[0].api}`, "--json"], { encoding: "utf8" });
+    assert.equal(list.status, 0, list.stderr);
+    const listed = JSON.parse(list.stdout) as { master_id: string; nodes: { status: string }[] };
+    assert.equal(listed.master_id, after[0].master_id);
+    assert.deepEqual(listed.nodes.map((n) => n.status).sort(), ["alive", "alive", "alive", "alive", "timed_out"]);
 
     // Restart the killed node with its data dir: same peer id, and it catches up.
     // No --peer: it redials the members its persisted log knows (the first node's address is gone).

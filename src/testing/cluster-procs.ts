@@ -81,3 +81,27 @@ export const agreed = (alive: number) => (states: StateView[]) =>
   states.every((s) => s.master_id !== null && s.master_id === states[0].master_id && s.hash === states[0].hash &&
     s.last_event_index === states[0].last_event_index &&
     Object.values(s.nodes).filter((n) => n.status === "alive").length === alive);
+
+/** The event indexes a node's /events stream delivers, from 0 through `last`. */
+export async function streamedIndexes(node: RunningNode, last: number): Promise<number[]> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 20_000);
+  const ids: number[] = [];
+  try {
+    const res = await fetch(`http://127.0.0.1:${node.api}/events?since=0`, { signal: abort.signal });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    while (ids.at(-1) !== last) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      for (const m of buf.matchAll(/^id: (\d+)$/gm)) ids.push(Number(m[1]));
+      buf = buf.slice(buf.lastIndexOf("\n\n") + 2);
+    }
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+  return ids;
+}

@@ -248,12 +248,14 @@ export class TesseraNode {
       return;
     }
     const wasMaster = this.sequencer !== null;
+    // Two masters in one term (they could not see each other): we may hold the loser's events.
+    const rivalInTerm = this.master !== null && this.master.term === claim.term && this.master.nodeId !== claim.nodeId;
     this.term = claim.term;
     this.master = claim;
     this.lastMasterHeard = now;
     this.sequencer = null; // a better or newer master exists: stop writing
     // What we wrote as master may clash with the winner's log at the same indexes: take the winner's.
-    if (wasMaster) await this.resync();
+    if (wasMaster || rivalInTerm) await this.resync();
   }
 
   /**
@@ -313,7 +315,9 @@ export class TesseraNode {
       // A newer master wrote a different event at an index we already applied: our suffix came from a
       // deposed master (a split at start-up or a partition). Start over from the current master's log.
       const mine = this.applied[e.index];
-      if (result.status === "conflict" && mine !== undefined && e.term > mine.term) diverged = true;
+      if (result.status === "conflict" && mine !== undefined && (e.term > mine.term || (e.term === mine.term && e.origin === this.masterId && mine.origin !== this.masterId))) {
+        diverged = true;
+      }
     }
     if (diverged) return this.resync();
     const applied: IndexedEvent[] = [];

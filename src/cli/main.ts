@@ -5,6 +5,7 @@ import { makeModelCommand, MAKE_MODEL_USAGE } from "./make-model.js";
 import { tokenizeCommand, TOKENIZE_USAGE } from "./tokenize.js";
 import { startCommand, START_USAGE } from "./start.js";
 import { listCommand, LIST_USAGE } from "./list.js";
+import { infoCommand, INFO_USAGE } from "./info.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   generate: { run: generateCommand, usage: GENERATE_USAGE },
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   "make-model": { run: makeModelCommand, usage: MAKE_MODEL_USAGE },
   start: { run: startCommand, usage: START_USAGE },
   list: { run: listCommand, usage: LIST_USAGE },
+  info: { run: infoCommand, usage: INFO_USAGE },
 };
 
 /** Error classes whose message is the whole story for a user (file-system errors are recognised by their code). */

@@ -1,0 +1,122 @@
+// Measured capability of the CPU backend: read bandwidth and single-thread matrix-vector throughput on
+// Q8_0 and Q4_K weights, through the engine's own wasm kernels. The working set (64 MiB by default) is
+// larger than typical last-level caches, so the figures are about memory, as decode is.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { WasmKernels } from "../engine/backends/cpu/wasm-kernels.js";
+import { prepareActivations } from "../engine/backends/cpu/kernels/prepared-activations.js";
+import { quantizeRow } from "../gguf/quants/index.js";
+import { randomNormals, seededRandom } from "../gguf/quants/seeded-random.js";
+import { GgmlType } from "../gguf/types.js";
+import { loadSum } from "./read-bandwidth.js";
+import type { CpuBackendBenchmark } from "./types.js";
+
+/** Bump when the method changes, so cached figures from the old method are not reused. */
+export const BENCHMARK_VERSION = 1;
+export const DEFAULT_WORKING_SET_BYTES = 64 << 20;
+const COLS = 4096;
+/** Rows quantised for real; the working set repeats them (quantising 64 MiB in JS would take seconds). */
+const TILE_ROWS = 16;
+
+export interface BenchmarkOptions {
+  readonly workingSetBytes?: number;
+  /** Timed passes per figure after one warm-up; the best is kept (default 3). */
+  readonly passes?: number;
+}
+
+/** "307200K" / "32M" (sysfs cache sizes) → bytes. */
+export function parseCacheSize(text: string): number | null {
+  const m = /^\s*(\d+)\s*([KMG]?)\s*$/i.exec(text);
+  if (!m) return null;
+  const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return Number(m[1]) * unit;
+}
+
+/** The biggest cache of CPU 0 (Linux sysfs); null elsewhere or when unreadable. */
+export function lastLevelCacheBytes(): number | null {
+  let best: number | null = null;
+  for (let i = 0; i < 8; i++) {
+    try {
+      const size = parseCacheSize(readFileSync(`/sys/devices/system/cpu/cpu0/cache/index${i}/size`, "utf8"));
+      if (size !== null) best = Math.max(best ?? 0, size);
+    } catch {
+      break;
+    }
+  }
+  return best;
+}
+
+/** A version string that changes whenever the kernels do: a hash of kernels.wasm and BENCHMARK_VERSION. */
+export function cpuBackendVersion(): string {
+  let hash = "unbuilt";
+  try {
+    hash = createHash("sha256").update(readFileSync(new URL("../engine/backends/cpu/kernels.wasm", import.meta.url))).digest("hex").slice(0, 16);
+  } catch {
+    // No kernels.wasm (an unbuilt checkout): WasmKernels.load below fails with the real error.
+  }
+  return `wasm-${hash}-b${BENCHMARK_VERSION}`;
+}
+
+function bestSeconds(passes: number, run: () => void): number {
+  run();
+  let best = Infinity;
+  for (let i = 0; i < passes; i++) {
+    const t0 = performance.now();
+    run();
+    best = Math.min(best, performance.now() - t0);
+  }
+  // performance.now() can be coarse; a zero would make an infinite rate.
+  return Math.max(best, 1e-3) / 1000;
+}
+
+/** Fills [ptr, ptr + rows × rowBytes) with copies of `tile` (whole rows). */
+function tileInto(kernels: WasmKernels, ptr: number, tile: Uint8Array, rows: number, rowBytes: number): void {
+  const dst = kernels.heap.bytes(ptr, rows * rowBytes);
+  for (let off = 0; off < dst.length; off += tile.length) dst.set(tile.subarray(0, Math.min(tile.length, dst.length - off)), off);
+}
+
+function matmulGBs(kernels: WasmKernels, ptr: number, type: GgmlType, workingSet: number, passes: number): number {
+  const rand = seededRandom(type * 7919);
+  const tileParts: Uint8Array[] = [];
+  for (let r = 0; r < TILE_ROWS; r++) tileParts.push(quantizeRow(type, randomNormals(rand, COLS, 0.05)));
+  const rowBytes = tileParts[0].length;
+  const tile = new Uint8Array(rowBytes * TILE_ROWS);
+  tileParts.forEach((row, r) => tile.set(row, r * rowBytes));
+  const rows = Math.floor(workingSet / rowBytes);
+  tileInto(kernels, ptr, tile, rows, rowBytes);
+  const act = prepareActivations(type, randomNormals(rand, COLS), 1, COLS);
+  const y = new Float32Array(rows);
+  const seconds = bestSeconds(passes, () => kernels.matmul(type, ptr, rows, COLS, act, y));
+  return (rows * rowBytes) / seconds / 1e9;
+}
+
+/** Runs the micro-benchmark on one thread (a few hundred ms with the default working set). */
+export function measureCpuBackend(options: BenchmarkOptions = {}): CpuBackendBenchmark {
+  const workingSet = Math.max(1 << 20, Math.floor((options.workingSetBytes ?? DEFAULT_WORKING_SET_BYTES) / 64) * 64);
+  const passes = Math.max(1, options.passes ?? 3);
+  const kernels = WasmKernels.load({ threads: 1 });
+  const ptr = kernels.heap.alloc(workingSet);
+  // Touch every page before timing anything, so first-touch page faults are not counted as reads.
+  kernels.heap.bytes(ptr, workingSet).fill(1);
+  const sum = loadSum(kernels.heap.memory);
+  const readSeconds = bestSeconds(passes, () => sum(ptr, ptr + workingSet));
+  const q8_0GBs = matmulGBs(kernels, ptr, GgmlType.Q8_0, workingSet, passes);
+  const q4_KGBs = matmulGBs(kernels, ptr, GgmlType.Q4_K, workingSet, passes);
+  return {
+    backend: "cpu-wasm",
+    backendVersion: cpuBackendVersion(),
+    threads: 1,
+    workingSetBytes: workingSet,
+    lastLevelCacheBytes: lastLevelCacheBytes(),
+    memoryReadGBs: workingSet / readSeconds / 1e9,
+    q8_0GBs,
+    q4_KGBs,
+    measuredAt: new Date().toISOString(),
+  };
+}
+
+/** Decode is memory-bound: tokens per second ≈ weight bytes streamed per second ÷ weight bytes read per token. */
+export function estimateTokensPerSecond(weightBytesPerSec: number, bytesPerToken: number): number {
+  if (!(bytesPerToken > 0) || !(weightBytesPerSec > 0)) return 0;
+  return weightBytesPerSec / bytesPerToken;
+}

@@ -1,0 +1,37 @@
+// The placement solver's view of a device (src/placement/types.ts) from what was observed and measured.
+import type { BackendProfile, DeviceProfile as PlacementDeviceProfile } from "../placement/types.js";
+import type { CpuBackendBenchmark, DeviceProfile } from "./types.js";
+
+export interface PlacementOptions {
+  /** The node's id in the cluster (default: the hostname). */
+  readonly id?: string;
+  /** Display name (default: the hostname). */
+  readonly name?: string;
+}
+
+/**
+ * Memory: what is available now (the CPU backend's weights and KV cache live in system memory).
+ * Decode rate: the slower of the measured Q8_0 and Q4_K single-thread rates, capped by the measured read
+ * bandwidth — conservative, since the engine may run more threads than the benchmark did.
+ * Unknown thermal state counts as nominal and unknown load as idle: the solver needs a value, and
+ * assuming the worst would exclude every machine whose OS says nothing.
+ */
+export function toPlacementProfile(profile: DeviceProfile, cpu: CpuBackendBenchmark, options: PlacementOptions = {}): PlacementDeviceProfile {
+  const rateGBs = Math.min(cpu.q8_0GBs, cpu.q4_KGBs, cpu.memoryReadGBs);
+  const backends: BackendProfile[] = [{ kind: "cpu", weightBytesPerSec: rateGBs * 1e9 }];
+  const p = profile.power;
+  const onBattery = p.source === "battery" || (p.source === null && p.charging === false && p.batteryPercent !== null);
+  const battery =
+    p.batteryPercent !== null || onBattery
+      ? { percent: p.batteryPercent ?? 0, charging: !onBattery, lowPowerMode: p.lowPowerMode ?? false }
+      : undefined;
+  return {
+    id: options.id ?? profile.identity.hostname,
+    name: options.name ?? profile.identity.hostname,
+    memoryBytes: profile.memory.availableBytes,
+    backends,
+    utilisation: profile.cpu.load ?? 0,
+    thermal: p.thermal ?? "nominal",
+    ...(battery ? { battery } : {}),
+  };
+}

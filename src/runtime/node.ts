@@ -373,8 +373,11 @@ export class TesseraNode {
 
   private async onCommand(cmd: Command): Promise<void> {
     if (cmd.type !== "RequestEventLog" || cmd.requester === this.nodeId) return;
-    // The master answers; when the master itself asks (it is behind), every node that can answers.
-    if (!this.isMaster && cmd.requester !== this.masterId) return;
+    // The master answers. Every node that can answers when the master itself asks (it is behind) or
+    // when no master is alive: the best-ranked node may be behind a peer and cannot stand before it
+    // has caught up, so followers must be able to serve each other during an election.
+    const masterAlive = this.master !== null && Date.now() - this.lastMasterHeard < this.options.masterTimeoutMs;
+    if (!this.isMaster && cmd.requester !== this.masterId && masterAlive) return;
     const until = Math.min(cmd.until ?? Infinity, this.applied.length);
     for (let i = cmd.since; i < until; i += REPLY_BATCH) {
       await this.globalEvents.publish({ events: this.applied.slice(i, Math.min(until, i + REPLY_BATCH)) } as GlobalEvents);

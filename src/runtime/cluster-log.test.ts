@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { generateClusterKey, TOPIC_NAMES } from "../net/index.js";
 import { tempDir } from "../testing/paths.js";
 import { ClusterClient } from "../testing/cluster-client.js";
-import { agreed, killAll, startNode, state, until } from "../testing/cluster-procs.js";
+import { agreed, killAll, startNode, state, streamedEvents, until } from "../testing/cluster-procs.js";
 
 test("a late joiner catches up on 1,000 events; hostile messages on every topic are dropped", { timeout: 240_000 }, async (t) => {
   const tmp = tempDir();
@@ -50,6 +50,43 @@ test("a late joiner catches up on 1,000 events; hostile messages on every topic 
       assert.equal(s.last_event_index, before[0].last_event_index);
     }
     for (const n of [...nodes, late]) assert.equal(n.proc.exitCode, null, "still running");
+  } finally {
+    await client?.stop();
+    await killAll();
+    tmp.cleanup();
+  }
+});
+
+test("after the master dies, a senior node that missed events catches up from a peer before it takes over", { timeout: 180_000 }, async () => {
+  const tmp = tempDir();
+  const key = generateClusterKey();
+  let client: ClusterClient | undefined;
+  try {
+    // Started in this order, so the seniority ranking is m, then a, then b.
+    const m = await startNode(join(tmp.dir, "m"), ["--name", "m", "--join", key]);
+    const peer = `127.0.0.1:${m.port}`;
+    const a = await startNode(join(tmp.dir, "a"), ["--name", "a", "--join", key, "--peer", peer]);
+    const b = await startNode(join(tmp.dir, "b"), ["--name", "b", "--join", key, "--peer", peer]);
+    const start = await until([m, a, b], agreed(3));
+    assert.equal(start[0].master_id, start[0].node_id, "the first node is master");
+    const memberId = start[2].node_id;
+
+    client = await ClusterClient.connect(join(tmp.dir, "client"), key, `127.0.0.1:${b.port}`);
+    a.proc.kill("SIGSTOP"); // a misses what follows
+    await client.propose(Array.from({ length: 20 }, (_, i) => ({ type: "NodeSeen" as const, nodeId: memberId, at: 1_700_000_000_000 + i })));
+    const ahead = await until([m, b], (s) => s[0].last_event_index >= start[0].last_event_index + 20 && s[1].last_event_index === s[0].last_event_index);
+    // Outlast gossipsub's message cache, so a cannot recover the events by gossip when it wakes.
+    await new Promise((r) => setTimeout(r, 4000));
+    m.proc.kill("SIGKILL");
+    await m.exited;
+    // Wake a before b would give up on m: a is alive and first-ranked in b's eyes, so b will not stand.
+    a.proc.kill("SIGCONT");
+
+    // a ranks first but is behind b: it must fetch b's events, then lead; nothing b had is lost.
+    const after = await until([a, b], (s) => agreed(2)(s) && s[0].master_id === s[0].node_id, 60_000);
+    assert.ok(after[0].last_event_index > ahead[1].last_event_index, "the new term's events follow b's");
+    const log = await streamedEvents(a, after[0].last_event_index);
+    assert.equal(log.filter((e) => e.event.type === "NodeSeen").length, 20, "none of the events a slept through was lost");
   } finally {
     await client?.stop();
     await killAll();

@@ -82,26 +82,35 @@ export const agreed = (alive: number) => (states: StateView[]) =>
     s.last_event_index === states[0].last_event_index &&
     Object.values(s.nodes).filter((n) => n.status === "alive").length === alive);
 
-/** The event indexes a node's /events stream delivers, from 0 through `last`. */
-export async function streamedIndexes(node: RunningNode, last: number): Promise<number[]> {
+/** The events a node's /events stream delivers, from index 0 through `last`. */
+export async function streamedEvents(node: RunningNode, last: number): Promise<{ index: number; event: { type: string } }[]> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), 20_000);
-  const ids: number[] = [];
+  const events: { index: number; event: { type: string } }[] = [];
   try {
     const res = await fetch(`http://127.0.0.1:${node.api}/events?since=0`, { signal: abort.signal });
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buf = "";
-    while (ids.at(-1) !== last) {
+    while (events.at(-1)?.index !== last) {
       const { value, done } = await reader.read();
       if (done) break;
       buf += decoder.decode(value, { stream: true });
-      for (const m of buf.matchAll(/^id: (\d+)$/gm)) ids.push(Number(m[1]));
-      buf = buf.slice(buf.lastIndexOf("\n\n") + 2);
+      let cut;
+      while ((cut = buf.indexOf("\n\n")) >= 0) {
+        const data = /^data: (.*)$/m.exec(buf.slice(0, cut));
+        buf = buf.slice(cut + 2);
+        if (data) events.push(JSON.parse(data[1]) as { index: number; event: { type: string } });
+      }
     }
   } finally {
     clearTimeout(timer);
     abort.abort();
   }
-  return ids;
+  return events;
+}
+
+/** The event indexes a node's /events stream delivers, from 0 through `last`. */
+export async function streamedIndexes(node: RunningNode, last: number): Promise<number[]> {
+  return (await streamedEvents(node, last)).map((e) => e.index);
 }

@@ -16,9 +16,6 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   info: { run: infoCommand, usage: INFO_USAGE },
 };
 
-/** Error classes whose message is the whole story for a user (file-system errors are recognised by their code). */
-const EXPECTED_ERRORS = new Set(["GgufError", "TokenizerError", "RangeError"]);
-
 function usage(): string {
   return ["usage:", ...Object.values(COMMANDS).map((c) => `  ${c.usage}`)].join("\n");
 }
@@ -41,15 +38,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    // Expected failures (bad flags, bad files, bad input) are one line; anything else is a bug and keeps its stack.
-    if (e instanceof CliError) {
-      process.stderr.write(`tessera ${name}: ${e.message}\n`);
-      return e.exitCode;
-    }
-    if (e instanceof Error && (EXPECTED_ERRORS.has(e.name) || "code" in e)) {
-      process.stderr.write(`tessera ${name}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    // Every failure is one line for the user; TESSERA_DEBUG=1 shows the stack when chasing a bug.
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`tessera ${name}: ${message}\n`);
+    if (process.env.TESSERA_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return e instanceof CliError ? e.exitCode : 1;
   }
 }

@@ -3,7 +3,7 @@ import type { GgufMetaValue } from "../gguf/format.js";
 import { openGguf } from "../gguf/reader.js";
 import { writeGguf } from "../gguf/writer.js";
 import { GgmlType } from "../gguf/types.js";
-import { SUPPORTED_ARCHITECTURES, type Architecture } from "../engine/config.js";
+import { isArchitecture, SUPPORTED_ARCHITECTURES } from "../engine/config.js";
 import { randomModelSpec } from "../models/random-model.js";
 import { buildSyntheticVocab } from "../tokenizer/synth.js";
 import { CliError, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
@@ -49,7 +49,7 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
     seed: { type: "string" },
   });
   const arch = f.arch ?? "llama";
-  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
+  if (!isArchitecture(arch)) {
     throw new CliError(`unknown --arch ${arch} (expected ${SUPPORTED_ARCHITECTURES.join(", ")})`, 2);
   }
   const type = TYPE_FLAGS.get((f.type ?? "f32").toLowerCase());
@@ -68,7 +68,7 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
   let spec;
   try {
     spec = randomModelSpec({
-      arch: arch as Architecture,
+      arch,
       type,
       dim,
       layers: numberFlag(f.layers, "layers", 2, isPositiveInt),

@@ -33,7 +33,7 @@ export interface ModelConfig {
   readonly qkNorm: boolean;
 }
 
-function isArchitecture(a: string): a is Architecture {
+export function isArchitecture(a: string): a is Architecture {
   return (SUPPORTED_ARCHITECTURES as readonly string[]).includes(a);
 }
 

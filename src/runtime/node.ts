@@ -150,12 +150,6 @@ export class TesseraNode {
     return () => this.listeners.delete(listener);
   }
 
-  /** Proposes events; the master sequences them into the log. */
-  async propose(events: readonly Event[]): Promise<void> {
-    if (this.isMaster) await this.commit(events);
-    else await this.localEvents.publish({ origin: this.nodeId, events: [...events] } as LocalEvents);
-  }
-
   private wire(): void {
     this.election.subscribe((msg) => this.serial(() => this.onElection(msg)));
     this.globalEvents.subscribe((msg) => this.serial(() => this.receive(msg.events as readonly IndexedEvent[])));

@@ -1,7 +1,6 @@
 // The CPU backend: weights stay in their quantised GGUF bytes, activations are Float32Arrays.
 import { cpus, totalmem } from "node:os";
 import { dequantizeRow } from "../../../gguf/quants/index.js";
-import { GgmlType } from "../../../gguf/types.js";
 import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
 import { matmul, prepareActivations } from "./kernels/index.js";
 import { WasmKernels } from "./wasm-kernels.js";
@@ -194,9 +193,3 @@ export class CpuBackend implements Backend {
     ops.add(a(dst), a(src), n);
   }
 }
-
-/** Types the CPU backend can run directly. */
-export const CPU_WEIGHT_TYPES: readonly GgmlType[] = [
-  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
-  GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-];

@@ -3,18 +3,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { IndexedEvent } from "../cluster/index.js";
 import type { TesseraNode } from "../runtime/node.js";
+import type { RunnerManager } from "../runtime/runners.js";
+import { error, HttpError, json, readJson } from "./http.js";
+import { createInstance, CreateInstanceBody, deleteInstance } from "./instances.js";
+import { chatCompletions, completions, listModels } from "./openai.js";
 
 export const DEFAULT_API_PORT = 52415;
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function error(res: ServerResponse, status: number, message: string, type = "invalid_request_error"): void {
-  json(res, status, { error: { message, type, code: null } });
-}
 
 /** The state as tests and clients compare it: plus the log position, term, master and a hash. */
 export function stateView(node: TesseraNode): unknown {
@@ -45,20 +39,33 @@ function streamEvents(node: TesseraNode, req: IncomingMessage, res: ServerRespon
   });
 }
 
-export function createApiServer(node: TesseraNode): Server {
+async function route(node: TesseraNode, runners: RunnerManager, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const method = req.method ?? "GET";
+  const path = url.pathname;
+  const instanceMatch = /^\/instance\/([^/]+)$/.exec(path);
+  if (method === "GET" && path === "/node_id") return json(res, 200, { node_id: node.nodeId });
+  if (method === "GET" && path === "/state") return json(res, 200, stateView(node));
+  if (method === "GET" && path === "/events") return streamEvents(node, req, res, url);
+  if (method === "GET" && path === "/v1/models") return json(res, 200, listModels(runners));
+  if (method === "GET" && path === "/runners") return json(res, 200, { node_id: node.nodeId, runners: runners.describe() });
+  if (method === "POST" && path === "/instance") return json(res, 201, await createInstance(node, runners, await readJson(req, CreateInstanceBody)));
+  if (method === "DELETE" && instanceMatch) return json(res, 200, await deleteInstance(node, decodeURIComponent(instanceMatch[1])));
+  if (method === "POST" && path === "/v1/chat/completions") return chatCompletions(req, res, runners);
+  if (method === "POST" && path === "/v1/completions") return completions(req, res, runners);
+  const known = ["/node_id", "/state", "/events", "/v1/models", "/runners", "/instance", "/v1/chat/completions", "/v1/completions"];
+  if (known.includes(path) || instanceMatch) return error(res, 405, `${method} is not allowed on ${path}`);
+  return error(res, 404, `no route ${path}`, "not_found");
+}
+
+export function createApiServer(node: TesseraNode, runners: RunnerManager): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (req.method !== "GET") return error(res, 405, `${req.method} is not allowed on ${url.pathname}`);
-    switch (url.pathname) {
-      case "/node_id":
-        return json(res, 200, { node_id: node.nodeId });
-      case "/state":
-        return json(res, 200, stateView(node));
-      case "/events":
-        return streamEvents(node, req, res, url);
-      default:
-        return error(res, 404, `no route ${url.pathname}`, "not_found");
-    }
+    route(node, runners, req, res, url).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = e instanceof Error ? e.message : String(e);
+      if (!res.headersSent) error(res, status, message, e instanceof HttpError ? e.type : "server_error");
+      else res.end();
+    });
   });
 }
 

@@ -1,39 +1,17 @@
 // `npm run bench:engine`: our prefill/decode speed against llama.cpp (node-llama-cpp) on the same
 // file, same thread count, in the same run. Models are TinyLlama-1.1B-shaped random weights made by
 // our own generator and cached under bench-out/. Prints one JSON object.
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { CpuBackend } from "../engine/backends/cpu/index.js";
 import { loadModel, generate } from "../engine/generate.js";
-import { writeGguf } from "../gguf/writer.js";
 import { GgmlType, typeName } from "../gguf/types.js";
-import { randomModelSpec } from "../models/random-model.js";
-import { buildSyntheticVocab } from "../tokenizer/synth.js";
 import { LlamaCppReference } from "../reference/llama-cpp.js";
-
-const SHAPES = {
-  // TinyLlama-1.1B: 22 layers, dim 2048, 32 heads / 4 kv heads, ffn 5632, 32000 vocabulary.
-  tinyllama: { dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000 },
-  // SmolLM-135M: 30 layers, dim 576, 9 heads / 3 kv heads, ffn 1536, 49152 vocabulary.
-  smollm: { dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152 },
-} as const;
+import { ensureModel, SHAPES } from "./bench-models.js";
 
 interface Speed {
   prefill_tok_s: number;
   decode_tok_s: number;
-}
-
-async function ensureModel(dir: string, shape: keyof typeof SHAPES, type: GgmlType): Promise<string> {
-  const path = join(dir, `${shape}-${typeName(type).toLowerCase()}.gguf`);
-  if (existsSync(path)) return path;
-  const s = SHAPES[shape];
-  const spec = randomModelSpec({
-    arch: "llama", type, dim: s.dim, layers: s.layers, heads: s.heads, kvHeads: s.kvHeads, ffn: s.ffn,
-    contextLength: 2048, seed: 7, tokenizer: buildSyntheticVocab("spm", { size: s.vocab, seed: 7 }),
-  });
-  await writeGguf(path, spec);
-  return path;
 }
 
 function promptIds(vocab: number, bos: number | undefined, n: number): number[] {

@@ -1,12 +1,14 @@
 // `tessera start`: runs a node until SIGINT/SIGTERM, then leaves the cluster cleanly.
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
 import { createApiServer, DEFAULT_API_PORT, listen } from "../api/server.js";
 import { TesseraNode } from "../runtime/node.js";
+import { RunnerManager } from "../runtime/runners.js";
 import { CliError, isNonNegativeInt, numberFlag, parseFlags } from "./args.js";
 
 export const START_USAGE = `tessera start [--name N] [--port P] [--api-port 52415] [--peer ADDR]... [--no-mdns] [--no-broadcast]
-                [--data-dir DIR] [--join KEY | --open] [--force-master] [--listen 0.0.0.0|127.0.0.1]`;
+                [--data-dir DIR] [--join KEY | --open] [--force-master] [--listen 0.0.0.0|127.0.0.1]
+                [--models-dir DIR] [--threads N] [--max-batch 16] [--step-timeout-ms 120000]`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
@@ -24,6 +26,10 @@ export async function startCommand(argv: string[]): Promise<number> {
     "heartbeat-ms": { type: "string" },
     "master-timeout-ms": { type: "string" },
     "node-timeout-ms": { type: "string" },
+    "models-dir": { type: "string" },
+    threads: { type: "string" },
+    "max-batch": { type: "string" },
+    "step-timeout-ms": { type: "string" },
   });
   const join_ = f.join ?? process.env.TESSERA_CLUSTER_KEY;
   if (join_ !== undefined && f.open) throw new CliError("--join and --open exclude each other", 2);
@@ -31,8 +37,16 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (listenHost !== "0.0.0.0" && listenHost !== "127.0.0.1") throw new CliError(`--listen must be 0.0.0.0 or 127.0.0.1`, 2);
   const ms = (flag: "heartbeat-ms" | "master-timeout-ms" | "node-timeout-ms") =>
     f[flag] === undefined ? undefined : numberFlag(f[flag], flag, 0, (n) => Number.isInteger(n) && n >= 50);
+  const dataDir = f["data-dir"] ?? join(homedir(), ".tessera");
+  const positive = (n: number) => Number.isInteger(n) && n >= 1;
+  const runnerOptions = {
+    modelsDir: f["models-dir"] ?? join(dataDir, "models"),
+    threads: numberFlag(f.threads, "threads", availableParallelism(), positive),
+    maxBatch: numberFlag(f["max-batch"], "max-batch", 16, (n) => positive(n) && n <= 256),
+    stepTimeoutMs: numberFlag(f["step-timeout-ms"], "step-timeout-ms", 120_000, (n) => Number.isInteger(n) && n >= 100),
+  };
   const node = await TesseraNode.start({
-    dataDir: f["data-dir"] ?? join(homedir(), ".tessera"),
+    dataDir,
     name: f.name,
     port: numberFlag(f.port, "port", 0, isNonNegativeInt),
     listenHost,
@@ -46,7 +60,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     masterTimeoutMs: ms("master-timeout-ms"),
     nodeTimeoutMs: ms("node-timeout-ms"),
   });
-  const server = createApiServer(node);
+  const runners = new RunnerManager(node, runnerOptions);
+  await runners.start();
+  const server = createApiServer(node, runners);
   const apiPort = await listen(server, numberFlag(f["api-port"], "api-port", DEFAULT_API_PORT, isNonNegativeInt), "127.0.0.1");
   const out = process.stdout;
   out.write(`tessera node ${node.nodeId} (${node.name})\n`);
@@ -64,6 +80,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   });
   server.closeAllConnections();
   server.close();
+  await runners.stop();
   await node.stop();
   return 0;
 }

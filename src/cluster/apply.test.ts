@@ -124,12 +124,29 @@ test("instances and runners: create once, runners only for placed nodes, delete 
   const runner = (nodeId: string, status: "loading" | "ready" | "failed"): Event => ({ type: "RunnerStatusUpdated", instanceId: "i1", nodeId, status });
   const s = stateAfter([...AB, create, { ...create, model: "other" }, runner("a", "loading"), runner("a", "ready"), runner("c", "ready")]);
   assert.equal(s.instances["i1"]!.model, "stories260K");
-  assert.deepEqual(s.runners, { [runnerKey("i1", "a")]: { instanceId: "i1", nodeId: "a", status: "ready" } });
+  assert.deepEqual(s.runners, {
+    [runnerKey("i1", "a")]: { instanceId: "i1", nodeId: "a", status: "ready" },
+    [runnerKey("i1", "b")]: { instanceId: "i1", nodeId: "b", status: "idle" },
+  });
   const deleted = stateAfter([...AB, create, runner("a", "ready"), { type: "InstanceDeleted", instanceId: "i1" }]);
   assert.deepEqual(deleted.instances, {});
   assert.deepEqual(deleted.runners, {});
   assert.deepEqual(stateAfter([runner("a", "ready")]).runners, {}, "runner for an unknown instance");
   assert.equal(stateAfter([{ type: "InstanceDeleted", instanceId: "nope" }]).lastEventIndex, 0);
+});
+
+test("runners: a failure keeps its reason; a node timing out fails its runners, one leaving shuts them down", () => {
+  const create: Event = { type: "InstanceCreated", instanceId: "i1", model: "m", placement: [{ nodeId: "a", start: 0, end: 3 }, { nodeId: "b", start: 3, end: 5 }] };
+  const ready = (nodeId: string): Event => ({ type: "RunnerStatusUpdated", instanceId: "i1", nodeId, status: "ready" });
+  const failed: Event = { type: "RunnerStatusUpdated", instanceId: "i1", nodeId: "a", status: "failed", error: "no such file" };
+  assert.deepEqual(stateAfter([...AB, create, failed]).runners[runnerKey("i1", "a")], { instanceId: "i1", nodeId: "a", status: "failed", error: "no such file" });
+  const timedOut = stateAfter([...AB, create, ready("a"), ready("b"), { type: "NodeTimedOut", nodeId: "b", at: 200 }]);
+  assert.deepEqual(timedOut.runners[runnerKey("i1", "b")], { instanceId: "i1", nodeId: "b", status: "failed", error: "its node stopped responding" });
+  assert.equal(timedOut.runners[runnerKey("i1", "a")]!.status, "ready", "other nodes' runners are untouched");
+  const left = stateAfter([...AB, create, ready("a"), ready("b"), { type: "NodeLeft", nodeId: "a", at: 200 }]);
+  assert.deepEqual(left.runners[runnerKey("i1", "a")], { instanceId: "i1", nodeId: "a", status: "shutdown" });
+  const failedThenGone = stateAfter([...AB, create, failed, { type: "NodeLeft", nodeId: "a", at: 200 }]);
+  assert.equal(failedThenGone.runners[runnerKey("i1", "a")]!.error, "no such file", "an earlier failure keeps its reason");
 });
 
 test("ids shaped like Object.prototype members are ordinary ids", () => {

@@ -10,7 +10,9 @@
 // - edges need both ends known and alive; a node timing out or leaving drops its edges, and a
 //   bandwidth measurement never creates an edge (it could race with a deletion);
 // - MasterElected is only accepted for a higher term than the current master's (first wins in a term);
-// - runner updates for a deleted instance, or for a node outside the placement, are ignored.
+// - runner updates for a deleted instance, or for a node outside the placement, are ignored;
+// - a node that times out fails its runners, and one that leaves shuts them down: a dead stage cannot
+//   report for itself, and every replica must agree the instance is broken.
 // Events are assumed schema-valid (parseIndexedEvent at the network and disk edges); apply re-checks
 // only what the schema cannot know: the index order and the term.
 import { OutOfOrderEvent, StaleTermEvent } from "./errors.js";
@@ -92,13 +94,15 @@ function nodeJoined(s: ClusterState, e: EventOf<"NodeJoined">): ClusterState {
 function nodeTimedOut(s: ClusterState, e: EventOf<"NodeTimedOut">): ClusterState {
   const prev = lookup(s.nodes, e.nodeId);
   if (prev?.status !== "alive") return s;
-  return dropEdgesOf(putNode(s, { ...prev, status: "timed_out" }), e.nodeId);
+  const gone = dropEdgesOf(putNode(s, { ...prev, status: "timed_out" }), e.nodeId);
+  return endRunnersOf(gone, e.nodeId, "failed", "its node stopped responding");
 }
 
 function nodeLeft(s: ClusterState, e: EventOf<"NodeLeft">): ClusterState {
   const prev = lookup(s.nodes, e.nodeId);
   if (prev === undefined || prev.status === "left") return s;
-  return dropEdgesOf(putNode(s, { ...prev, status: "left", lastSeen: Math.max(prev.lastSeen, e.at) }), e.nodeId);
+  const gone = dropEdgesOf(putNode(s, { ...prev, status: "left", lastSeen: Math.max(prev.lastSeen, e.at) }), e.nodeId);
+  return endRunnersOf(gone, e.nodeId, "shutdown");
 }
 
 function nodeSeen(s: ClusterState, e: EventOf<"NodeSeen">): ClusterState {
@@ -106,6 +110,16 @@ function nodeSeen(s: ClusterState, e: EventOf<"NodeSeen">): ClusterState {
   // A node that left must come back through NodeJoined; a timed-out one was a false alarm and revives.
   if (prev === undefined || prev.status === "left") return s;
   return putNode(s, { ...prev, status: "alive", lastSeen: Math.max(prev.lastSeen, e.at) });
+}
+
+/** Marks every runner of a node that is still live as ended; failed or shut-down runners keep their reason. */
+function endRunnersOf(s: ClusterState, nodeId: NodeId, status: "failed" | "shutdown", error?: string): ClusterState {
+  let runners = s.runners;
+  for (const [key, r] of Object.entries(s.runners)) {
+    if (r.nodeId !== nodeId || r.status === "failed" || r.status === "shutdown") continue;
+    runners = withEntry(runners, key, error === undefined ? { ...r, status } : { ...r, status, error });
+  }
+  return runners === s.runners ? s : { ...s, runners };
 }
 
 function dropEdgesOf(s: ClusterState, nodeId: NodeId): ClusterState {
@@ -150,7 +164,10 @@ function instanceCreated(s: ClusterState, e: EventOf<"InstanceCreated">): Cluste
   // Instance ids are unique for the life of the cluster; a second creation with the same id is ignored.
   if (lookup(s.instances, e.instanceId) !== undefined) return s;
   const instance = { instanceId: e.instanceId, model: e.model, placement: e.placement };
-  return { ...s, instances: withEntry(s.instances, e.instanceId, instance) };
+  // Every placed node gets a runner, idle until that node reports loading.
+  let runners = s.runners;
+  for (const p of e.placement) runners = withEntry(runners, runnerKey(e.instanceId, p.nodeId), { instanceId: e.instanceId, nodeId: p.nodeId, status: "idle" as const });
+  return { ...s, instances: withEntry(s.instances, e.instanceId, instance), runners };
 }
 
 function instanceDeleted(s: ClusterState, e: EventOf<"InstanceDeleted">): ClusterState {
@@ -165,6 +182,7 @@ function instanceDeleted(s: ClusterState, e: EventOf<"InstanceDeleted">): Cluste
 function runnerStatusUpdated(s: ClusterState, e: EventOf<"RunnerStatusUpdated">): ClusterState {
   const instance = lookup(s.instances, e.instanceId);
   if (instance === undefined || !instance.placement.some((p) => p.nodeId === e.nodeId)) return s;
-  const runner = { instanceId: e.instanceId, nodeId: e.nodeId, status: e.status };
+  // Never store an undefined field: equal states must stay deepEqual and hash alike.
+  const runner = e.error === undefined ? { instanceId: e.instanceId, nodeId: e.nodeId, status: e.status } : { instanceId: e.instanceId, nodeId: e.nodeId, status: e.status, error: e.error };
   return { ...s, runners: withEntry(s.runners, runnerKey(e.instanceId, e.nodeId), runner) };
 }

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { CounterSchema, InstanceIdSchema, LIMITS, ModelSchema, NodeIdSchema } from "./bounded.js";
 import { InvalidMessage } from "./errors.js";
-import { describeIssues } from "./events.js";
+import { describeIssues, PlacementSchema } from "./events.js";
 import type { DeepReadonly } from "./readonly.js";
 
 export const PlaceInstanceSchema = z.strictObject({
@@ -11,6 +11,14 @@ export const PlaceInstanceSchema = z.strictObject({
   model: ModelSchema,
   /** How many nodes to spread the model over; the planner chooses when absent. */
   minNodes: z.number().int().min(1).max(LIMITS.listMax).optional(),
+});
+
+/** An instance with a placement chosen by the caller; the master checks the nodes and records it. */
+export const CreateInstanceSchema = z.strictObject({
+  type: z.literal("CreateInstance"),
+  instanceId: InstanceIdSchema,
+  model: ModelSchema,
+  placement: PlacementSchema,
 });
 
 export const DeleteInstanceSchema = z.strictObject({
@@ -33,6 +41,7 @@ export const RequestEventLogSchema = z
 
 export const CommandSchema = z.discriminatedUnion("type", [
   PlaceInstanceSchema,
+  CreateInstanceSchema,
   DeleteInstanceSchema,
   RequestEventLogSchema,
 ]);

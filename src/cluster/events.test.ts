@@ -95,6 +95,13 @@ const BAD: [string, unknown][] = [
   ["slice with extra field", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 1, x: 1 }] }],
   ["empty model", { type: "InstanceCreated", instanceId: "i", model: "", placement: [{ nodeId: "a", start: 0, end: 1 }] }],
   ["unknown runner status", { type: "RunnerStatusUpdated", instanceId: "i", nodeId: "a", status: "sleepy" }],
+  ["placement not starting at 0", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 1, end: 4 }] }],
+  ["placement with a gap", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "b", start: 3, end: 4 }] }],
+  ["placement with an overlap", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 3 }, { nodeId: "b", start: 2, end: 4 }] }],
+  ["placement of non-objects", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [null, 5] }],
+  ["placement with a half-formed slice", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "b" }] }],
+  ["a node holding two slices", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "a", start: 2, end: 4 }] }],
+  ["runner error with a control character", { type: "RunnerStatusUpdated", instanceId: "i", nodeId: "a", status: "failed", error: "bad\u0007" }],
 ];
 
 test("malformed, oversized and unknown events are rejected", () => {
@@ -139,6 +146,7 @@ test("commands: valid ones parse, bad ones are rejected", () => {
     { type: "PlaceInstance", model: "stories260K" },
     { type: "PlaceInstance", model: "stories260K", minNodes: 2 },
     { type: "DeleteInstance", instanceId: "i-1" },
+    { type: "CreateInstance", instanceId: "i-2", model: "m.gguf", placement: [{ nodeId: "a", start: 0, end: 3 }, { nodeId: "b", start: 3, end: 8 }] },
     { type: "RequestEventLog", since: 0, requester: "a" },
     { type: "RequestEventLog", since: 10, until: 20, requester: "a" },
   ];
@@ -148,6 +156,8 @@ test("commands: valid ones parse, bad ones are rejected", () => {
     { type: "PlaceInstance" },
     { type: "PlaceInstance", model: "m", minNodes: 0 },
     { type: "DeleteInstance", instanceId: "" },
+    { type: "CreateInstance", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "b", start: 1, end: 4 }] },
+    { type: "CreateInstance", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }] },
     { type: "RequestEventLog", since: -1, requester: "a" },
     { type: "RequestEventLog", since: 5, until: 5, requester: "a" },
     { type: "RequestEventLog", since: 0, requester: "a", extra: 1 },

@@ -63,7 +63,7 @@ export const GPUBandwidthMeasuredSchema = event("GPUBandwidthMeasured", {
   at: TimestampSchema,
 }).refine(distinctEnds, "an edge needs two distinct nodes");
 
-/** Layers [start, end) of a model served by one node; later issues will add more placement detail. */
+/** Layers [start, end) of a model served by one node, in pipeline order. */
 export const PlacementSliceSchema = z
   .strictObject({
     nodeId: NodeIdSchema,
@@ -72,17 +72,37 @@ export const PlacementSliceSchema = z
   })
   .refine((s) => s.start < s.end, "a slice needs start < end");
 
+/**
+ * A pipeline: slices in stage order, starting at layer 0, each starting where the previous one ended,
+ * one node per stage. Whether the last slice ends at the model's layer count only the model file
+ * knows; a worker that finds otherwise reports its runner failed.
+ */
+export const PlacementSchema = z
+  .array(PlacementSliceSchema)
+  .min(1)
+  .max(LIMITS.listMax)
+  // zod runs refinements even after min(1) failed, so none may assume an element exists.
+  .refine((p) => p.length === 0 || p[0]?.start === 0, "the first slice must start at layer 0")
+  .refine((p) => p.every((s, i) => i === 0 || s?.start === p[i - 1]?.end), "each slice must start where the previous one ends")
+  .refine((p) => new Set(p.map((s) => s?.nodeId)).size === p.length, "a node may hold only one slice");
+
 export const InstanceCreatedSchema = event("InstanceCreated", {
   instanceId: InstanceIdSchema,
   model: ModelSchema,
-  placement: z.array(PlacementSliceSchema).min(1).max(LIMITS.listMax),
+  placement: PlacementSchema,
 });
 export const InstanceDeletedSchema = event("InstanceDeleted", { instanceId: InstanceIdSchema });
-export const RunnerStatusSchema = z.enum(["loading", "ready", "failed"]);
+/**
+ * A runner's life: idle (assigned) → loading (reading its shard) → loaded → ready (linked to the next
+ * stage) ⇄ running (serving sequences) → failed or shutdown.
+ */
+export const RunnerStatusSchema = z.enum(["idle", "loading", "loaded", "ready", "running", "failed", "shutdown"]);
 export const RunnerStatusUpdatedSchema = event("RunnerStatusUpdated", {
   instanceId: InstanceIdSchema,
   nodeId: NodeIdSchema,
   status: RunnerStatusSchema,
+  /** Why a runner failed, in words. */
+  error: TextSchema.optional(),
 });
 
 export const EventSchema = z.discriminatedUnion("type", [

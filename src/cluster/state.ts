@@ -41,6 +41,7 @@ export interface Runner {
   readonly instanceId: string;
   readonly nodeId: NodeId;
   readonly status: RunnerStatus;
+  readonly error?: string;
 }
 
 export interface MasterInfo {

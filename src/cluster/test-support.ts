@@ -77,7 +77,7 @@ export function randomEvent(rand: Rand, maxTerm: number): Event {
     case 11:
       return { type: "InstanceDeleted", instanceId };
     default:
-      return { type: "RunnerStatusUpdated", instanceId, nodeId, status: pick(rand, ["loading", "ready", "failed"] as const) };
+      return { type: "RunnerStatusUpdated", instanceId, nodeId, status: pick(rand, ["idle", "loading", "loaded", "ready", "running", "failed", "shutdown"] as const) };
   }
 }
 

@@ -80,6 +80,8 @@ export interface Backend {
   siluMul(gate: Activation, up: Activation, n: number): void;
   /** dst += src over n values. */
   add(dst: Activation, src: Activation, n: number): void;
+  /** Copies `elements` values from src[srcOffset..] to dst[dstOffset..] (rows in and out of a batch). */
+  copy(src: Activation, srcOffset: number, dst: Activation, dstOffset: number, elements: number): void;
   /** Releases what the backend holds beyond its buffers (worker threads, devices); call it when done. */
   dispose?(): Promise<void> | void;
 }

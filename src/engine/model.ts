@@ -64,6 +64,10 @@ export class Sequence {
 
 export class Transformer {
   private scratch?: Scratch;
+  /** One row of q, k, v and attention output: a batch attends row by row, each to its own cache. */
+  private rowScratch?: { q: Activation; k: Activation; v: Activation; att: Activation };
+  /** rows × vocab logits of a batched decode step. */
+  private logitsScratch?: Activation;
   private readonly rope: RopeParams;
   private readonly shape: AttentionShape;
 
@@ -120,20 +124,106 @@ export class Transformer {
    * Returns the logits of the chunk's last token on the last stage, else the chunk's hidden states.
    */
   async forward(input: readonly number[] | Float32Array, nTok: number, seq: Sequence): Promise<Float32Array> {
-    const { dim, heads, kvHeads, headDim, ffn, rmsEps } = this.config;
+    const { dim, vocab, rmsEps } = this.config;
     const b = this.backend;
     const s = this.scratchFor(nTok);
     const start = seq.cache.length;
+    this.loadInput(input, nTok, s);
     const positions = Array.from({ length: nTok }, (_, i) => start + i);
+    this.layers(s, nTok, positions, (l) => b.attention(s.q, s.k, s.v, seq.cache, l, nTok, this.shape, s.att));
+    seq.cache.length = start + nTok;
 
+    if (!this.weights.output || !this.weights.outputNorm) return b.read(s.x, nTok * dim);
+    b.copy(s.x, (nTok - 1) * dim, s.last, 0, dim);
+    b.rmsnorm(s.last, this.weights.outputNorm, 1, dim, rmsEps, s.xb);
+    b.matmul(this.weights.output, s.xb, 1, s.logits);
+    return b.read(s.logits, vocab);
+  }
+
+  /**
+   * One decode step for several sequences at once: every weight is read once for all of them, while
+   * each row attends only to its own sequence's cache. Row i's result is exactly what forward() gives
+   * for that sequence alone (the kernels compute every row independently, in the same order).
+   * inputs[i]: a token id on the first stage, or one dim-wide hidden state.
+   * Returns, per sequence, its logits on the last stage, else its hidden state.
+   */
+  async forwardBatch(steps: readonly { readonly input: number | Float32Array; readonly seq: Sequence }[]): Promise<Float32Array[]> {
+    const n = steps.length;
+    if (n === 0) return [];
+    if (new Set(steps.map((st) => st.seq)).size !== n) throw new RangeError("a batch holds each sequence at most once");
+    const { dim, heads, kvHeads, headDim, vocab, rmsEps } = this.config;
+    const b = this.backend;
+    const s = this.scratchFor(n);
+    const row = this.singleRow();
+    if (this.weights.embedding) {
+      const ids = steps.map((st) => st.input);
+      if (!ids.every((id): id is number => typeof id === "number")) throw new TypeError("the first stage takes token ids");
+      this.loadInput(ids, n, s);
+    } else {
+      const rows = new Float32Array(n * dim);
+      steps.forEach((st, i) => {
+        if (!(st.input instanceof Float32Array) || st.input.length !== dim) throw new TypeError(`this stage takes 1 × ${dim} hidden states`);
+        rows.set(st.input, i * dim);
+      });
+      this.loadInput(rows, n, s);
+    }
+    const qw = heads * headDim;
+    const kw = kvHeads * headDim;
+    this.layers(s, n, steps.map((st) => st.seq.cache.length), (l) => {
+      steps.forEach((st, i) => {
+        b.copy(s.q, i * qw, row.q, 0, qw);
+        b.copy(s.k, i * kw, row.k, 0, kw);
+        b.copy(s.v, i * kw, row.v, 0, kw);
+        b.attention(row.q, row.k, row.v, st.seq.cache, l, 1, this.shape, row.att);
+        b.copy(row.att, 0, s.att, i * qw, qw);
+      });
+    });
+    for (const st of steps) st.seq.cache.length += 1;
+
+    if (!this.weights.output || !this.weights.outputNorm) {
+      const x = await b.read(s.x, n * dim);
+      return steps.map((_, i) => x.slice(i * dim, (i + 1) * dim));
+    }
+    const logits = this.batchLogits(n);
+    b.rmsnorm(s.x, this.weights.outputNorm, n, dim, rmsEps, s.xb);
+    b.matmul(this.weights.output, s.xb, n, logits);
+    const all = await b.read(logits, n * vocab);
+    return steps.map((_, i) => all.slice(i * vocab, (i + 1) * vocab));
+  }
+
+  private singleRow(): { q: Activation; k: Activation; v: Activation; att: Activation } {
+    const { heads, kvHeads, headDim } = this.config;
+    this.rowScratch ??= {
+      q: this.backend.alloc(heads * headDim),
+      k: this.backend.alloc(kvHeads * headDim),
+      v: this.backend.alloc(kvHeads * headDim),
+      att: this.backend.alloc(heads * headDim),
+    };
+    return this.rowScratch;
+  }
+
+  private batchLogits(rows: number): Activation {
+    const need = rows * this.config.vocab;
+    if (!this.logitsScratch || this.logitsScratch.elements < need) this.logitsScratch = this.backend.alloc(need);
+    return this.logitsScratch;
+  }
+
+  private loadInput(input: readonly number[] | Float32Array, nTok: number, s: Scratch): void {
+    const dim = this.config.dim;
     if (this.weights.embedding) {
       if (input instanceof Float32Array) throw new TypeError("the first stage takes token ids");
-      b.embed(this.weights.embedding, input, s.x);
+      if (input.length !== nTok) throw new TypeError(`expected ${nTok} token ids, got ${input.length}`);
+      this.backend.embed(this.weights.embedding, input, s.x);
     } else {
       if (!(input instanceof Float32Array) || input.length !== nTok * dim) throw new TypeError(`this stage takes ${nTok} × ${dim} hidden states`);
-      b.write(s.x, input);
+      this.backend.write(s.x, input);
     }
+  }
 
+  /** Every layer of the shard over nTok rows of s.x; `attend(l)` fills s.att from s.q, s.k, s.v. */
+  private layers(s: Scratch, nTok: number, positions: readonly number[], attend: (layer: number) => void): void {
+    const { dim, heads, kvHeads, headDim, ffn, rmsEps } = this.config;
+    const b = this.backend;
     this.weights.layers.forEach((lw, l) => {
       // Attention sub-layer.
       b.rmsnorm(s.x, lw.attnNorm, nTok, dim, rmsEps, s.xb);
@@ -151,7 +241,7 @@ export class Transformer {
       }
       b.rope(s.q, nTok, heads, headDim, positions, this.rope);
       b.rope(s.k, nTok, kvHeads, headDim, positions, this.rope);
-      b.attention(s.q, s.k, s.v, seq.cache, l, nTok, this.shape, s.att);
+      attend(l);
       b.matmul(lw.wo, s.att, nTok, s.proj);
       b.add(s.x, s.proj, nTok * dim);
 
@@ -163,12 +253,5 @@ export class Transformer {
       b.matmul(lw.down, s.gate, nTok, s.proj);
       b.add(s.x, s.proj, nTok * dim);
     });
-    seq.cache.length = start + nTok;
-
-    if (!this.weights.output || !this.weights.outputNorm) return b.read(s.x, nTok * dim);
-    b.write(s.last, await b.read(s.x, dim, (nTok - 1) * dim));
-    b.rmsnorm(s.last, this.weights.outputNorm, 1, dim, rmsEps, s.xb);
-    b.matmul(this.weights.output, s.xb, 1, s.logits);
-    return b.read(s.logits, this.config.vocab);
   }
 }

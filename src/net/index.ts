@@ -8,3 +8,6 @@ export * from "./topics.js";
 export * from "./broadcast.js";
 export { createHost, GOSSIPSUB_SETTINGS } from "./host.js";
 export type { HostOptions, HostServices, PeerEvent, TesseraHost } from "./host.js";
+export * from "./frames.js";
+export * from "./framed-stream.js";
+export * from "./stream-send.js";

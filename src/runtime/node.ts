@@ -145,6 +145,21 @@ export class TesseraNode {
     return stateHash(this.state);
   }
 
+  /** Proposes events: the master sequences them at once, any other node sends them to the master. */
+  async propose(events: readonly Event[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.serial(async () => {
+      if (this.isMaster) await this.commit(events);
+      else await this.localEvents.publish({ origin: this.nodeId, events: [...events] } as LocalEvents);
+    });
+  }
+
+  /** Sends a command to the master (handled here when this node is the master). */
+  async submit(cmd: Command): Promise<void> {
+    if (this.isMaster) await this.serial(() => this.onCommand(cmd));
+    else await this.commands.publish(cmd);
+  }
+
   onApplied(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -366,6 +381,7 @@ export class TesseraNode {
   }
 
   private async onCommand(cmd: Command): Promise<void> {
+    if (cmd.type === "CreateInstance" || cmd.type === "DeleteInstance") return this.onInstanceCommand(cmd);
     if (cmd.type !== "RequestEventLog" || cmd.requester === this.nodeId) return;
     // The master answers. Every node that can answers when the master itself asks (it is behind) or
     // when no master is alive: the best-ranked node may be behind a peer and cannot stand before it
@@ -376,6 +392,18 @@ export class TesseraNode {
     for (let i = cmd.since; i < until; i += REPLY_BATCH) {
       await this.globalEvents.publish({ events: this.applied.slice(i, Math.min(until, i + REPLY_BATCH)) } as GlobalEvents);
     }
+  }
+
+  /** Master only: records an instance whose nodes are all alive, or deletes one. */
+  private async onInstanceCommand(cmd: Extract<Command, { type: "CreateInstance" | "DeleteInstance" }>): Promise<void> {
+    if (!this.isMaster) return;
+    if (cmd.type === "DeleteInstance") {
+      if (this.state.instances[cmd.instanceId]) await this.commit([{ type: "InstanceDeleted", instanceId: cmd.instanceId }]);
+      return;
+    }
+    const missing = cmd.placement.filter((p) => this.state.nodes[p.nodeId]?.status !== "alive");
+    if (this.state.instances[cmd.instanceId] || missing.length > 0) return;
+    await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: cmd.placement }]);
   }
 
   /** Leaves cleanly: tells the cluster (NodeLeft), then stops networking and closes the log. */

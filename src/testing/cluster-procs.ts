@@ -30,7 +30,10 @@ export async function startNode(dataDir: string, args: string[]): Promise<Runnin
   const proc = spawn(process.execPath, [TESSERA_BIN, "start", "--data-dir", dataDir, "--listen", "127.0.0.1", "--port", "0",
     "--api-port", "0", "--no-mdns", "--no-broadcast", ...TIMING, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   running.add(proc);
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => {
+  // TESSERA_NODE_LOGS=1 passes every node's stderr through, prefixed with its data dir, for debugging.
+  if (process.env["TESSERA_NODE_LOGS"]) proc.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[${dataDir}] ${chunk.toString()}`));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code, signal) => {
+    if (process.env["TESSERA_NODE_LOGS"]) process.stderr.write(`[${dataDir}] exited with ${code ?? signal}\n`);
     running.delete(proc);
     resolve(code);
   }));

@@ -192,4 +192,8 @@ export class CpuBackend implements Backend {
   add(dst: Activation, src: Activation, n: number): void {
     ops.add(a(dst), a(src), n);
   }
+
+  copy(src: Activation, srcOffset: number, dst: Activation, dstOffset: number, elements: number): void {
+    a(dst).set(a(src).subarray(srcOffset, srcOffset + elements), dstOffset);
+  }
 }

@@ -1,0 +1,241 @@
+// Keeps this node's runners in step with the cluster state: a runner starts for every instance whose
+// placement names this node and stops when the instance is deleted. It also serves the two stream
+// protocols (pipeline links between stages, and generate requests to a head) and routes a generate
+// request from this node's API to the instance's head, wherever it runs.
+import { access } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Stream, Connection } from "@libp2p/interface";
+import { runnerKey, type DeepReadonly, type Instance } from "../cluster/index.js";
+import { FramedStream, type Frame } from "../net/index.js";
+import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame } from "../shard/protocol.js";
+import { GenerationError, type GenerateEvent, type GenerateRequest, type GenerateSink } from "./head.js";
+import { GenerateEventSchema, INFER_LIMITS, INFER_PROTOCOL, InferRequestSchema, type InferRequest } from "./infer-protocol.js";
+import type { TesseraNode } from "./node.js";
+import { InstanceRunner, type RunnerContext } from "./runner.js";
+
+export interface RunnerOptions {
+  /** Where model names that are not paths are looked up. */
+  readonly modelsDir: string;
+  /** Matmul threads of each stage. */
+  readonly threads: number;
+  readonly stepTimeoutMs: number;
+  readonly maxBatch: number;
+}
+
+/** How long a link or request may wait for this node to learn of its instance from the log. */
+const INSTANCE_WAIT_MS = 10_000;
+
+export class NoInstanceError extends Error {
+  override readonly name = "NoInstanceError";
+}
+
+/** The model a path or name refers to: a file path as given, else `<modelsDir>/<name>[.gguf]`. */
+export async function resolveModelFile(model: string, modelsDir: string): Promise<string> {
+  const candidates = isAbsolute(model) ? [model] : [join(modelsDir, model), join(modelsDir, `${model}.gguf`), model];
+  for (const c of candidates) {
+    try {
+      await access(c);
+      return c;
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error(`model ${model} is not on this node (looked for ${candidates.join(", ")})`);
+}
+
+/** Does `requested` (an OpenAI `model` field) name this instance: its id, its model, or the model's file name? */
+export function instanceMatches(instance: Instance, requested: string): boolean {
+  if (requested === instance.instanceId || requested === instance.model) return true;
+  const base = instance.model.split(/[\\/]/).at(-1)!;
+  return requested === base || requested === base.replace(/\.gguf$/i, "");
+}
+
+export class RunnerManager {
+  private readonly runners = new Map<string, InstanceRunner>();
+  private readonly ctx: RunnerContext;
+  private stopped = false;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    readonly node: TesseraNode,
+    readonly options: RunnerOptions,
+  ) {
+    this.ctx = {
+      host: node.host,
+      nodeId: node.nodeId,
+      state: () => node.state,
+      propose: (events) => node.propose(events),
+      resolveModel: (model) => resolveModelFile(model, options.modelsDir),
+      threads: options.threads,
+      stepTimeoutMs: options.stepTimeoutMs,
+      maxBatch: options.maxBatch,
+    };
+  }
+
+  async start(): Promise<void> {
+    const libp2p = this.node.host.node;
+    await libp2p.handle(PIPELINE_PROTOCOL, (stream, conn) => this.onPipelineStream(stream, conn), { maxInboundStreams: 256 });
+    await libp2p.handle(INFER_PROTOCOL, (stream, conn) => this.onInferStream(stream, conn), { maxInboundStreams: 1024 });
+    this.unsubscribe.push(this.node.onApplied(() => this.reconcile()));
+    this.unsubscribe.push(this.node.host.onPeer((e) => {
+      if (!e.connected) for (const r of this.runners.values()) r.peerLost(e.peerId, "its connection closed");
+    }));
+    this.reconcile();
+  }
+
+  runner(instanceId: string): InstanceRunner | undefined {
+    return this.runners.get(instanceId);
+  }
+
+  /** This node's runners: stage, status, the queue-free compute counters. */
+  describe(): unknown[] {
+    return [...this.runners.values()].map((r) => ({
+      instance_id: r.id,
+      stage: r.stage,
+      stages: r.stages,
+      layers: [r.slice.start, r.slice.end],
+      status: r.status,
+      active_sequences: r.activeSequences,
+      stats: {
+        decode_steps: r.stats.decodeSteps,
+        decode_batches: r.stats.decodeBatches,
+        largest_batch: r.stats.largestBatch,
+        decode_ms: r.stats.decodeMs,
+        prompt_tokens: r.stats.promptTokens,
+        prompt_ms: r.stats.promptMs,
+      },
+    }));
+  }
+
+  /** Starts runners for new instances of this node and stops those of deleted ones. */
+  private reconcile(): void {
+    if (this.stopped) return;
+    const { instances } = this.node.state;
+    for (const inst of Object.values(instances)) {
+      if (this.runners.has(inst.instanceId) || !inst.placement.some((p) => p.nodeId === this.node.nodeId)) continue;
+      const runner = new InstanceRunner(inst, this.ctx);
+      this.runners.set(inst.instanceId, runner);
+      void runner.start();
+    }
+    for (const [id, runner] of this.runners) {
+      if (instances[id] === undefined) {
+        this.runners.delete(id);
+        void runner.close();
+      }
+    }
+  }
+
+  private async waitForRunner(instanceId: string): Promise<InstanceRunner | undefined> {
+    const deadline = Date.now() + INSTANCE_WAIT_MS;
+    while (!this.stopped && Date.now() < deadline) {
+      const r = this.runners.get(instanceId);
+      if (r) return r;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return undefined;
+  }
+
+  private onPipelineStream(stream: Stream, conn: Connection): void {
+    const remote = conn.remotePeer.toString();
+    const link = new FramedStream(stream, PipelineFrameSchema, PIPELINE_LIMITS, remote);
+    const timer = setTimeout(() => link.abort(new Error("no hello within 10 s")), INSTANCE_WAIT_MS);
+    link.onFrame((first: Frame<PipelineFrame>) => {
+      link.holdFrames();
+      clearTimeout(timer);
+      const hello = first.header;
+      if (hello.kind !== "hello") return link.abort(new Error(`a link must open with hello, not ${hello.kind}`));
+      void this.waitForRunner(hello.instanceId).then((runner) => {
+        if (!runner) return link.abort(new Error(`instance ${hello.instanceId} has no runner on this node`));
+        runner.accept(link, hello.stage);
+      });
+    });
+  }
+
+  /** Serves a generate request from another node for an instance whose head runs here. */
+  private onInferStream(stream: Stream, conn: Connection): void {
+    const link = new FramedStream(stream, InferRequestSchema, { maxHeaderBytes: 32 * 1024 * 1024, maxPayloadBytes: 0 }, conn.remotePeer.toString());
+    let seq: string | undefined;
+    let runner: InstanceRunner | undefined;
+    const send = (event: GenerateEvent) => {
+      void link.send(event).then(() => (event.kind === "done" || event.kind === "error" ? link.close() : undefined)).catch(() => undefined);
+    };
+    link.onClose(() => {
+      if (seq !== undefined) runner?.head?.cancel(seq);
+    });
+    link.onFrame((frame: Frame<InferRequest>) => {
+      link.holdFrames();
+      runner = this.runners.get(frame.header.instanceId);
+      if (!runner?.head) return send({ kind: "error", message: `this node is not the head of instance ${frame.header.instanceId}` });
+      try {
+        seq = runner.head.start(frame.header.request, send);
+      } catch (e) {
+        send({ kind: "error", message: e instanceof Error ? e.message : String(e) });
+      }
+    });
+  }
+
+  /** The instance a request names, if all its runners are ready (or running). */
+  findReady(model: string): { instance: Instance } | { error: string; status: number } {
+    const state = this.node.state;
+    const matches = Object.values(state.instances).filter((i) => instanceMatches(i, model));
+    if (matches.length === 0) return { status: 404, error: `no instance serves model ${model}; create one with POST /instance` };
+    for (const instance of matches) {
+      const ready = instance.placement.every((p) => {
+        const r = state.runners[runnerKey(instance.instanceId, p.nodeId)];
+        return r !== undefined && (r.status === "ready" || r.status === "running");
+      });
+      if (ready) return { instance };
+    }
+    const states = matches[0].placement.map((p) => {
+      const r = state.runners[runnerKey(matches[0].instanceId, p.nodeId)];
+      return `${p.nodeId.slice(-8)}: ${r?.status ?? "unknown"}${r?.error ? ` (${r.error})` : ""}`;
+    });
+    return { status: 503, error: `instance ${matches[0].instanceId} for ${model} is not ready: ${states.join(", ")}` };
+  }
+
+  /**
+   * Runs a generation on an instance's head, here or on another node; events go to sink, ending with
+   * done or error. Aborting the signal cancels it.
+   */
+  async generate(instance: Instance, request: GenerateRequest, sink: GenerateSink, signal: AbortSignal): Promise<void> {
+    const headNode = instance.placement[0].nodeId;
+    if (headNode === this.node.nodeId) {
+      const runner = this.runners.get(instance.instanceId);
+      if (!runner?.head) throw new NoInstanceError(`instance ${instance.instanceId} has no head on this node yet`);
+      const seq = runner.head.start(request, sink);
+      signal.addEventListener("abort", () => runner.head!.cancel(seq), { once: true });
+      return;
+    }
+    const stream = await this.node.host.node.dialProtocol(peerIdFromString(headNode), INFER_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+    const link = new FramedStream(stream, GenerateEventSchema, INFER_LIMITS, headNode);
+    let ended = false;
+    const end = (event: GenerateEvent) => {
+      if (ended) return;
+      ended = true;
+      sink(event);
+      void link.close();
+    };
+    link.onFrame((f) => {
+      if (ended) return;
+      const e = f.header;
+      if (e.kind === "done" || e.kind === "error") end(e);
+      else sink(e);
+    });
+    link.onClose((r) => end({ kind: "error", message: `lost the instance's head (${headNode}): ${r.error?.message ?? "stream closed"}` }));
+    signal.addEventListener("abort", () => {
+      ended = true;
+      void link.close();
+    }, { once: true });
+    await link.send({ kind: "generate", instanceId: instance.instanceId, request } satisfies DeepReadonly<InferRequest>);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribe) u();
+    await Promise.all([...this.runners.values()].map((r) => r.close(true)));
+    this.runners.clear();
+  }
+}
+
+export { GenerationError };

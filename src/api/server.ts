@@ -7,6 +7,8 @@ import type { RunnerManager } from "../runtime/runners.js";
 import { error, HttpError, json, readJson } from "./http.js";
 import { createInstance, CreateInstanceBody, deleteInstance } from "./instances.js";
 import { chatCompletions, completions, listModels } from "./openai.js";
+import { TelemetryApi } from "./telemetry.js";
+import { followHistory } from "../runtime/telemetry.js";
 
 export const DEFAULT_API_PORT = 52415;
 
@@ -39,9 +41,10 @@ function streamEvents(node: TesseraNode, req: IncomingMessage, res: ServerRespon
   });
 }
 
-async function route(node: TesseraNode, runners: RunnerManager, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function route(node: TesseraNode, runners: RunnerManager, telemetry: TelemetryApi, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const method = req.method ?? "GET";
   const path = url.pathname;
+  if (await telemetry.handle(method, path, url, res)) return;
   const instanceMatch = /^\/instance\/([^/]+)$/.exec(path);
   if (method === "GET" && path === "/node_id") return json(res, 200, { node_id: node.nodeId });
   if (method === "GET" && path === "/state") return json(res, 200, stateView(node));
@@ -57,10 +60,12 @@ async function route(node: TesseraNode, runners: RunnerManager, req: IncomingMes
   return error(res, 404, `no route ${path}`, "not_found");
 }
 
-export function createApiServer(node: TesseraNode, runners: RunnerManager): Server {
+/** `telemetry` defaults to one following the node's log with a 10 s staleness limit. */
+export function createApiServer(node: TesseraNode, runners: RunnerManager, telemetry?: TelemetryApi): Server {
+  const t = telemetry ?? new TelemetryApi(node, followHistory(node).history, { staleMs: 10_000 });
   return createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    route(node, runners, req, res, url).catch((e: unknown) => {
+    route(node, runners, t, req, res, url).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof Error ? e.message : String(e);
       if (!res.headersSent) error(res, status, message, e instanceof HttpError ? e.type : "server_error");

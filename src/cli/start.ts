@@ -2,13 +2,17 @@
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
 import { createApiServer, DEFAULT_API_PORT, listen } from "../api/server.js";
+import { TelemetryApi } from "../api/telemetry.js";
+import { LinkProber, DEFAULT_PROBE_INTERVAL_MS } from "../runtime/link-probe.js";
 import { TesseraNode } from "../runtime/node.js";
 import { RunnerManager } from "../runtime/runners.js";
+import { DEFAULT_TELEMETRY_MS, followHistory, TelemetryPublisher } from "../runtime/telemetry.js";
 import { CliError, isNonNegativeInt, numberFlag, parseFlags } from "./args.js";
 
 export const START_USAGE = `tessera start [--name N] [--port P] [--api-port 52415] [--peer ADDR]... [--no-mdns] [--no-broadcast]
                 [--data-dir DIR] [--join KEY | --open] [--force-master] [--listen 0.0.0.0|127.0.0.1]
-                [--models-dir DIR] [--threads N] [--max-batch 16] [--step-timeout-ms 120000]`;
+                [--models-dir DIR] [--threads N] [--max-batch 16] [--step-timeout-ms 120000]
+                [--telemetry-ms 2000] [--probe-ms 30000]   (0 turns either off)`;
 
 export async function startCommand(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
@@ -30,6 +34,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     threads: { type: "string" },
     "max-batch": { type: "string" },
     "step-timeout-ms": { type: "string" },
+    "telemetry-ms": { type: "string" },
+    "probe-ms": { type: "string" },
   });
   const join_ = f.join ?? process.env.TESSERA_CLUSTER_KEY;
   if (join_ !== undefined && f.open) throw new CliError("--join and --open exclude each other", 2);
@@ -45,6 +51,10 @@ export async function startCommand(argv: string[]): Promise<number> {
     maxBatch: numberFlag(f["max-batch"], "max-batch", 16, (n) => positive(n) && n <= 256),
     stepTimeoutMs: numberFlag(f["step-timeout-ms"], "step-timeout-ms", 120_000, (n) => Number.isInteger(n) && n >= 100),
   };
+  // 0 turns telemetry (samples and the profile) or link probes off; anything else has a floor, so a
+  // typo cannot flood the log.
+  const telemetryMs = numberFlag(f["telemetry-ms"], "telemetry-ms", DEFAULT_TELEMETRY_MS, (n) => n === 0 || (Number.isInteger(n) && n >= 100));
+  const probeMs = numberFlag(f["probe-ms"], "probe-ms", DEFAULT_PROBE_INTERVAL_MS, (n) => n === 0 || (Number.isInteger(n) && n >= 1000));
   const node = await TesseraNode.start({
     dataDir,
     name: f.name,
@@ -62,7 +72,10 @@ export async function startCommand(argv: string[]): Promise<number> {
   });
   const runners = new RunnerManager(node, runnerOptions);
   await runners.start();
-  const server = createApiServer(node, runners);
+  const history = followHistory(node);
+  // A node's sample counts as stale once three periods went by without a newer one.
+  const telemetry = new TelemetryApi(node, history.history, { staleMs: 3 * (telemetryMs || DEFAULT_TELEMETRY_MS) });
+  const server = createApiServer(node, runners, telemetry);
   const apiPort = await listen(server, numberFlag(f["api-port"], "api-port", DEFAULT_API_PORT, isNonNegativeInt), "127.0.0.1");
   const out = process.stdout;
   out.write(`tessera node ${node.nodeId} (${node.name})\n`);
@@ -72,6 +85,11 @@ export async function startCommand(argv: string[]): Promise<number> {
   else if (node.clusterKey) out.write(`cluster key in ${f["data-dir"] ?? "~/.tessera"}; other devices join with: tessera start --join <key>\n`);
   else out.write(`open cluster: any device on the network may join\n`);
   out.write(`ready api=${apiPort} port=${node.host.port}\n`);
+  // Started after "ready": the profile's benchmark and the first probes must not hold up the start.
+  const publisher = telemetryMs > 0 ? new TelemetryPublisher(node, { periodMs: telemetryMs, dataDir }) : undefined;
+  await publisher?.start();
+  const prober = probeMs > 0 ? new LinkProber(node, { intervalMs: probeMs }) : undefined;
+  await prober?.start();
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -80,6 +98,9 @@ export async function startCommand(argv: string[]): Promise<number> {
   });
   server.closeAllConnections();
   server.close();
+  await prober?.stop();
+  await publisher?.stop();
+  history.stop();
   await runners.stop();
   await node.stop();
   return 0;

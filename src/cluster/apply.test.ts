@@ -112,6 +112,23 @@ test("DeviceGPUStateUpdated and NodeTelemetryUpdated store data for known nodes,
   assert.equal(left.nodes["a"]!.gpus, undefined);
 });
 
+test("NodeProfileUpdated sets the node's device for known nodes, ignores unknown and left ones; a rejoin drops it", () => {
+  const profile = { cpu: { model: "Xeon" }, benchmark: { q8_0GBs: 5 } };
+  const update: Event = { type: "NodeProfileUpdated", nodeId: "a", profile };
+  const s = stateAfter([join("a"), update]);
+  assert.deepEqual(s.nodes["a"]!.device, profile);
+  const replaced = stateAfter([join("a"), update, { type: "NodeProfileUpdated", nodeId: "a", profile: { cpu: { model: "new" } } }]);
+  assert.deepEqual(replaced.nodes["a"]!.device, { cpu: { model: "new" } });
+  const ghost = run([{ type: "NodeProfileUpdated", nodeId: "ghost", profile }], [join("a")]);
+  assert.deepEqual(ghost.next.nodes, ghost.prev.nodes);
+  const left = stateAfter([join("a"), { type: "NodeLeft", nodeId: "a", at: 1 }, update]);
+  assert.equal(left.nodes["a"]!.device, undefined);
+  const timedOut = stateAfter([join("a"), { type: "NodeTimedOut", nodeId: "a", at: 1 }, update]);
+  assert.deepEqual(timedOut.nodes["a"]!.device, profile, "a timed-out node may still report: it may be alive after all");
+  const rejoined = stateAfter([join("a", 100), update, { type: "NodeLeft", nodeId: "a", at: 150 }, join("a", 300)]);
+  assert.equal(rejoined.nodes["a"]!.device, undefined, "a new membership sends its profile again");
+});
+
 test("GPUBandwidthMeasured updates an existing edge, never creates one, never goes back in time", () => {
   const bw = (at: number, throughputBps: number): Event => ({ type: "GPUBandwidthMeasured", from: "a", to: "b", latencyMs: 1, throughputBps, at });
   const s = stateAfter([...AB, { type: "TopologyEdgeCreated", from: "a", to: "b" }, bw(10, 100), bw(5, 50)]);

@@ -4,9 +4,9 @@
 //
 // Events about things the state does not know are ignored rather than rejected: the log is already
 // agreed and ordered, so refusing an event would only make a replica stuck. In particular:
-// - NodeSeen, NodeTimedOut, NodeLeft, telemetry and GPU state for an unknown node are ignored (the
-//   node's NodeJoined is the only way into the state);
-// - telemetry and GPU state for a node that has left are ignored (it said goodbye);
+// - NodeSeen, NodeTimedOut, NodeLeft, telemetry, profiles and GPU state for an unknown node are ignored
+//   (the node's NodeJoined is the only way into the state);
+// - telemetry, profiles and GPU state for a node that has left are ignored (it said goodbye);
 // - edges need both ends known and alive; a node timing out or leaving drops its edges, and a
 //   bandwidth measurement never creates an edge (it could race with a deletion);
 // - MasterElected is only accepted for a higher term than the current master's (first wins in a term);
@@ -61,6 +61,8 @@ function reduce(s: ClusterState, e: Event): ClusterState {
       return updateReportingNode(s, e.nodeId, (n) => ({ ...n, gpus: e.gpus }));
     case "NodeTelemetryUpdated":
       return updateReportingNode(s, e.nodeId, (n) => ({ ...n, telemetry: e.telemetry }));
+    case "NodeProfileUpdated":
+      return updateReportingNode(s, e.nodeId, (n) => ({ ...n, device: e.profile }));
     case "GPUBandwidthMeasured":
       return bandwidthMeasured(s, e);
     case "InstanceCreated":

@@ -19,6 +19,7 @@ const GOOD: Event[] = [
   { type: "DeviceGPUStateUpdated", nodeId: "a", gpus: [{ name: "RTX 5070", vramBytes: 12e9, busy: false, tags: ["x", null] }] },
   { type: "NodeTelemetryUpdated", nodeId: "a", telemetry: { cpu: 0.5, mem: { used: 1, total: 2 }, temps: [40, 41] } },
   { type: "GPUBandwidthMeasured", from: "a", to: "b", latencyMs: 1, throughputBps: 1e9, at: 3 },
+  { type: "NodeProfileUpdated", nodeId: "a", profile: { identity: { os: "linux", hostname: "h" }, gpus: [{ name: "RTX 5070" }], benchmark: { q8_0GBs: 5 } } },
   { type: "InstanceCreated", instanceId: "i-1", model: "stories260K", placement: [{ nodeId: "a", start: 0, end: 5 }] },
   { type: "InstanceDeleted", instanceId: "i-1" },
   { type: "RunnerStatusUpdated", instanceId: "i-1", nodeId: "a", status: "ready" },
@@ -101,6 +102,12 @@ const BAD: [string, unknown][] = [
   ["placement of non-objects", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [null, 5] }],
   ["placement with a half-formed slice", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "b" }] }],
   ["a node holding two slices", { type: "InstanceCreated", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "a", start: 2, end: 4 }] }],
+  ["profile without a node", { type: "NodeProfileUpdated", profile: {} }],
+  ["profile an array", { type: "NodeProfileUpdated", nodeId: "a", profile: [1] }],
+  ["profile nested too deep", { type: "NodeProfileUpdated", nodeId: "a", profile: deep(5) }],
+  ["profile with 65 keys", { type: "NodeProfileUpdated", nodeId: "a", profile: wide(65) }],
+  ["profile string of 257 chars", { type: "NodeProfileUpdated", nodeId: "a", profile: { model: "m".repeat(257) } }],
+  ["profile with an extra field", { type: "NodeProfileUpdated", nodeId: "a", profile: {}, extra: 1 }],
   ["runner error with a control character", { type: "RunnerStatusUpdated", instanceId: "i", nodeId: "a", status: "failed", error: "bad\u0007" }],
 ];
 

@@ -55,6 +55,11 @@ export const NodeTelemetryUpdatedSchema = event("NodeTelemetryUpdated", {
   nodeId: NodeIdSchema,
   telemetry: LooseRecordSchema,
 });
+/** A node's static description (the device profile and its measured CPU backend rate), sent once per membership. */
+export const NodeProfileUpdatedSchema = event("NodeProfileUpdated", {
+  nodeId: NodeIdSchema,
+  profile: LooseRecordSchema,
+});
 export const GPUBandwidthMeasuredSchema = event("GPUBandwidthMeasured", {
   from: NodeIdSchema,
   to: NodeIdSchema,
@@ -115,6 +120,7 @@ export const EventSchema = z.discriminatedUnion("type", [
   MasterElectedSchema,
   DeviceGPUStateUpdatedSchema,
   NodeTelemetryUpdatedSchema,
+  NodeProfileUpdatedSchema,
   GPUBandwidthMeasuredSchema,
   InstanceCreatedSchema,
   InstanceDeletedSchema,

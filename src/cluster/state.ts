@@ -2,7 +2,7 @@
 // It is a plain, JSON-shaped value (records, arrays, scalars; no Maps, classes or Dates) so that it
 // can be hashed canonically, compared across nodes and sent over the wire as is. Every type is
 // readonly: a new state is built for each event and old ones stay valid (structural sharing).
-import type { LooseRecord, LooseValue } from "./bounded.js";
+import type { LooseRecord } from "./bounded.js";
 import type { NodeId, PlacementSlice, RunnerStatus } from "./events.js";
 
 export type NodeStatus = "alive" | "timed_out" | "left";
@@ -16,16 +16,20 @@ export interface NodeInfo {
   /** Latest time the node was heard from; never moves backwards. */
   readonly lastSeen: number;
   readonly status: NodeStatus;
-  /** Static device description; no event sets it yet, the telemetry issue will. */
-  readonly device?: LooseValue;
+  /** Static device description (NodeProfileUpdated): the device profile and its measured CPU backend rate. */
+  readonly device?: LooseRecord;
+  /** The node's latest telemetry sample (NodeTelemetryUpdated); see devices/telemetry.ts for its fields. */
   readonly telemetry?: LooseRecord;
+  /** The node's GPUs as last sampled (DeviceGPUStateUpdated). */
   readonly gpus?: readonly LooseRecord[];
 }
 
 export interface Edge {
   readonly from: NodeId;
   readonly to: NodeId;
+  /** Round-trip time measured from `from` to `to`, milliseconds. */
   readonly latencyMs?: number;
+  /** Bytes per second `from` could send to `to` in a short timed transfer. */
   readonly throughputBps?: number;
   /** When the latest GPUBandwidthMeasured for this edge was taken. */
   readonly measuredAt?: number;

@@ -26,10 +26,17 @@ function cli(args: string[]): string {
   return r.stdout;
 }
 
-/** Single-process greedy tokens from `tessera generate --json`. */
+const references = new Map<string, number[]>();
+
+/** Single-process greedy tokens from `tessera generate --json` (each asked once). */
 function reference(model: string, prompt: string, chat = false): number[] {
+  const key = `${model}\0${prompt}\0${chat}`;
+  const known = references.get(key);
+  if (known) return known;
   const out = cli(["generate", "--model", model, "--prompt", prompt, "--max-tokens", String(MAX_TOKENS), "--temperature", "0", "--threads", "1", "--json", ...(chat ? ["--chat"] : [])]);
-  return (JSON.parse(out) as { tokens: number[] }).tokens;
+  const tokens = (JSON.parse(out) as { tokens: number[] }).tokens;
+  references.set(key, tokens);
+  return tokens;
 }
 
 /** Every node's runner of one instance (from GET /runners), in stage order. */
@@ -59,7 +66,7 @@ test("instances of 1-4 stages match single-process generate and llama.cpp; 8 con
 
     const models = [
       { path: STORIES_260K, name: "stories", bounds: [[0, 5], [0, 1, 5], [0, 3, 4, 5], [0, 1, 2, 4, 5]], prompts: ["Once upon a time", "The cat sat on"] },
-      { path: randomModel, name: "random", bounds: [[0, 8], [0, 6, 8], [0, 1, 6, 8], [0, 2, 3, 7, 8]], prompts: ["the quick brown fox", "hello world, said the"] },
+      { path: randomModel, name: "random", bounds: [[0, 8], [0, 6, 8], [0, 1, 6, 8], [0, 2, 3, 7, 8]], prompts: ["hello world, said the", "story 0: the red tree and 0 birds"] },
     ];
     const instances: { id: string; model: (typeof models)[number]; stages: number }[] = [];
     for (const m of models) {
@@ -72,16 +79,19 @@ test("instances of 1-4 stages match single-process generate and llama.cpp; 8 con
     }
     await untilReady(nodes, instances.map((i) => i.id));
 
-    // node-llama-cpp agrees with single-process generate on stories260K.
-    const llama = await LlamaCppReference.open(STORIES_260K, { threads: 1, contextSize: 256 });
-    try {
-      for (const prompt of models[0].prompts) {
-        const ours = reference(STORIES_260K, prompt);
-        const theirs = await llama.greedy(llama.tokenize(prompt, true), MAX_TOKENS);
-        assert.deepEqual(ours, theirs.tokens, `generate vs llama.cpp for ${JSON.stringify(prompt)}`);
+    // node-llama-cpp agrees with single-process generate on both models and every prompt used below.
+    // (Random weights can part the two engines on a near-tie, which engine/parity.test.ts bounds: with
+    // "the quick brown fox" they part at token 4 on this model, so it is not one of the prompts.)
+    for (const m of models) {
+      const llama = await LlamaCppReference.open(m.path, { threads: 1, contextSize: 256 });
+      try {
+        for (const prompt of m.prompts) {
+          const theirs = await llama.greedy(llama.tokenize(prompt, true), MAX_TOKENS);
+          assert.deepEqual(reference(m.path, prompt), theirs.tokens, `generate vs llama.cpp for ${m.name} on ${JSON.stringify(prompt)}`);
+        }
+      } finally {
+        await llama.close();
       }
-    } finally {
-      await llama.close();
     }
 
     for (const m of models) {
@@ -127,7 +137,7 @@ test("instances of 1-4 stages match single-process generate and llama.cpp; 8 con
     t.diagnostic(`random-3 decode passes per stage: ${views.map((v) => `stage ${v.stage}: ${v.stats.decode_steps} steps in ${v.stats.decode_batches} passes (largest ${v.stats.largest_batch})`).join("; ")}`);
 
     // Seeded sampling is reproducible through the pipeline too.
-    const sampled = { model: "random-4", prompt: "the quick brown fox", max_tokens: MAX_TOKENS, temperature: 0.9, top_k: 40, seed: 1234 };
+    const sampled = { model: "random-4", prompt: "hello world, said the", max_tokens: MAX_TOKENS, temperature: 0.9, top_k: 40, seed: 1234 };
     const s1 = await complete(nodes[1], "/v1/completions", sampled);
     const s2 = await complete(nodes[2], "/v1/completions", sampled);
     assert.deepEqual(s1.tokens, s2.tokens);

@@ -1,0 +1,177 @@
+// Puts this node's device into the cluster state: its static profile once per membership
+// (NodeProfileUpdated, with the measured CPU-backend rate), then a telemetry sample every period
+// (NodeTelemetryUpdated, plus DeviceGPUStateUpdated while it has GPUs). Also keeps the history of every
+// node's samples as they are applied, for GET /telemetry/:nodeId.
+import { cpuBackendVersion } from "../devices/benchmark.js";
+import { cachedCpuBenchmarkOffThread, type OffThreadBenchmark } from "../devices/benchmark-off-thread.js";
+import { toLooseRecord } from "../devices/loose.js";
+import { toPlacementProfile } from "../devices/placement.js";
+import { collectProfile } from "../devices/profile.js";
+import { TelemetrySampler } from "../devices/telemetry-sampler.js";
+import { gpuRecord, telemetryRecord, type TelemetrySample } from "../devices/telemetry.js";
+import type { CachedBenchmark } from "../devices/profile-cache.js";
+import type { DeviceProfile } from "../devices/types.js";
+import { EventSchema, type ClusterState, type Event, type IndexedEvent, type LooseRecord } from "../cluster/index.js";
+import { TelemetryHistory } from "./telemetry-history.js";
+
+export const DEFAULT_TELEMETRY_MS = 2000;
+/** A profile proposed but not yet in the state is proposed again after this long (the master may have changed). */
+const PROFILE_RETRY_MS = 5000;
+
+export interface TelemetryNode {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly state: ClusterState;
+  readonly applied: readonly IndexedEvent[];
+  propose(events: readonly Event[]): Promise<void>;
+  onApplied(listener: (events: readonly IndexedEvent[]) => void): () => void;
+}
+
+/** A history that follows the node's applied log from now on, seeded with what it has applied already. */
+export function followHistory(node: TelemetryNode, history = new TelemetryHistory()): { history: TelemetryHistory; stop: () => void } {
+  const keep = (id: string) => {
+    const status = node.state.nodes[id]?.status;
+    return status !== undefined && status !== "left";
+  };
+  history.observe(node.applied, Date.now());
+  history.retain(keep);
+  const stop = node.onApplied((events) => {
+    history.observe(events, Date.now());
+    history.retain(keep);
+  });
+  return { history, stop };
+}
+
+/** The NodeProfileUpdated payload: the profile, the measured CPU backend, and the solver's view of both. */
+export function profileRecord(nodeId: string, name: string, profile: DeviceProfile, cpu: CachedBenchmark | null, benchmarkError?: string): LooseRecord | null {
+  const notes = benchmarkError === undefined ? profile.notes : [...profile.notes, `benchmark: ${benchmarkError}`];
+  return toLooseRecord({
+    ...profile,
+    notes,
+    benchmark: cpu === null ? null : { ...cpu.benchmark, fromCache: cpu.fromCache },
+    placement: cpu === null ? null : toPlacementProfile(profile, cpu.benchmark, { id: nodeId, name }),
+  });
+}
+
+/** The events one sample becomes; GPU state is sent while there are GPUs and once more when they are gone. */
+export function sampleEvents(nodeId: string, sample: TelemetrySample, hadGpus: boolean): Event[] {
+  const events: Event[] = [];
+  if (sample.gpus.length > 0 || hadGpus) events.push({ type: "DeviceGPUStateUpdated", nodeId, gpus: sample.gpus.slice(0, 64).map(gpuRecord) });
+  events.push({ type: "NodeTelemetryUpdated", nodeId, telemetry: telemetryRecord(sample) });
+  return events;
+}
+
+export interface PublisherOptions {
+  readonly periodMs: number;
+  /** Where the benchmark cache lives (the node's data directory). */
+  readonly dataDir: string;
+  readonly sampler?: TelemetrySampler;
+  /** Problems worth a line on stderr; each distinct message is reported once. */
+  readonly warn?: (message: string) => void;
+}
+
+export class TelemetryPublisher {
+  private timer: NodeJS.Timeout | undefined;
+  private off: (() => void) | undefined;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+  private hadGpus = false;
+  private profile: LooseRecord | null = null;
+  private profileSentAt = -Infinity;
+  private benchmark: OffThreadBenchmark | undefined;
+  private readonly warned = new Set<string>();
+  private readonly sampler: TelemetrySampler;
+  /** Samples proposed so far. */
+  published = 0;
+
+  constructor(private readonly node: TelemetryNode, private readonly options: PublisherOptions) {
+    this.sampler = options.sampler ?? new TelemetrySampler();
+  }
+
+  async start(): Promise<void> {
+    await this.sampler.prime();
+    this.timer = setInterval(() => this.tick(), this.options.periodMs);
+    this.off = this.node.onApplied(() => void this.proposeProfile());
+    void this.loadProfile();
+  }
+
+  private warn(message: string): void {
+    if (this.warned.has(message) || this.warned.size > 32) return;
+    this.warned.add(message);
+    (this.options.warn ?? ((m) => process.stderr.write(`tessera: telemetry: ${m}\n`)))(message);
+  }
+
+  private get selfAlive(): boolean {
+    return this.node.state.nodes[this.node.nodeId]?.status === "alive";
+  }
+
+  /** One sample per period; a sample still running when the next is due (a slow tool) skips that one. */
+  private tick(): void {
+    if (this.inFlight || this.stopped) return;
+    this.inFlight = this.publishSample().finally(() => (this.inFlight = undefined));
+  }
+
+  private async publishSample(): Promise<void> {
+    try {
+      const sample = await this.sampler.sample();
+      // Until the master has recorded our join, the state would ignore what we say.
+      if (this.stopped || !this.selfAlive) return;
+      const events = sampleEvents(this.node.nodeId, sample, this.hadGpus).filter((e) => this.valid(e));
+      this.hadGpus = sample.gpus.length > 0;
+      await this.node.propose(events);
+      this.published++;
+      await this.proposeProfile();
+    } catch (e) {
+      this.warn(`sample not published: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private valid(e: Event): boolean {
+    const r = EventSchema.safeParse(e);
+    if (!r.success) this.warn(`${e.type} left out: ${r.error.issues[0]?.message ?? "invalid"}`);
+    return r.success;
+  }
+
+  /** Collects the profile and runs the (cached) benchmark off the event loop; proposes when both are in. */
+  private async loadProfile(): Promise<void> {
+    const profile = await collectProfile();
+    let cpu: CachedBenchmark | null = null;
+    let error: string | undefined;
+    if (this.stopped) return;
+    this.benchmark = cachedCpuBenchmarkOffThread({ dataDir: this.options.dataDir, hostname: profile.identity.hostname, cpuModel: profile.cpu.model, backendVersion: cpuBackendVersion() });
+    try {
+      cpu = await this.benchmark.result;
+    } catch (e) {
+      if (this.stopped) return;
+      error = e instanceof Error ? e.message : String(e);
+      this.warn(`no CPU benchmark: ${error}`);
+    }
+    this.profile = profileRecord(this.node.nodeId, this.node.name, profile, cpu, error);
+    if (this.profile === null) this.warn("the device profile is over the cluster's size limits; not published");
+    await this.proposeProfile();
+  }
+
+  /**
+   * Proposes our profile while the state does not hold this run's (collectedAt tells runs apart): at
+   * start, after a rejoin (which clears it), or when an earlier proposal was lost.
+   */
+  private async proposeProfile(): Promise<void> {
+    const profile = this.profile;
+    if (profile === null || this.stopped || !this.selfAlive) return;
+    const current = this.node.state.nodes[this.node.nodeId]?.device;
+    if (current !== undefined && current["collectedAt"] === profile["collectedAt"]) return;
+    const now = Date.now();
+    if (now - this.profileSentAt < PROFILE_RETRY_MS) return;
+    this.profileSentAt = now;
+    const event: Event = { type: "NodeProfileUpdated", nodeId: this.node.nodeId, profile };
+    if (this.valid(event)) await this.node.propose([event]).catch((e: unknown) => this.warn(`profile not published: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.off?.();
+    await this.benchmark?.cancel();
+    await this.inFlight;
+  }
+}

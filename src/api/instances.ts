@@ -7,6 +7,7 @@ import { IdSchema, ModelSchema, PlacementSchema } from "../cluster/index.js";
 import type { TesseraNode } from "../runtime/node.js";
 import { resolveModelFile, type RunnerManager } from "../runtime/runners.js";
 import { readModelHeader } from "../shard/shard.js";
+import { placeInstance, type PlanRequest } from "./placement.js";
 import { HttpError } from "./http.js";
 
 const SliceInput = z.object({
@@ -16,11 +17,32 @@ const SliceInput = z.object({
   end: z.number().int().min(1),
 });
 
+export const ConstraintsInput = z.object({
+  excluded: z.array(IdSchema).max(64).optional(),
+  min_battery_percent: z.number().min(0).max(100).optional(),
+  min_nodes: z.number().int().min(1).max(64).optional(),
+  max_nodes: z.number().int().min(1).max(64).optional(),
+});
+
+/** With a placement: exactly that. Without: the master's solver chooses one (context, sequences and constraints guide it). */
 export const CreateInstanceBody = z.object({
   model: ModelSchema,
   instance_id: IdSchema.optional(),
-  placement: z.array(SliceInput).min(1).max(64),
+  placement: z.array(SliceInput).min(1).max(64).optional(),
+  context_length: z.number().int().min(1).max(1 << 24).optional(),
+  sequences: z.number().int().min(1).max(1024).optional(),
+  constraints: ConstraintsInput.optional(),
 });
+
+export function constraintsFrom(c: z.infer<typeof ConstraintsInput> | undefined): PlanRequest["constraints"] {
+  if (!c) return undefined;
+  return {
+    ...(c.excluded ? { excluded: c.excluded } : {}),
+    ...(c.min_battery_percent !== undefined ? { minBatteryPercent: c.min_battery_percent } : {}),
+    ...(c.min_nodes !== undefined ? { minNodes: c.min_nodes } : {}),
+    ...(c.max_nodes !== undefined ? { maxNodes: c.max_nodes } : {}),
+  };
+}
 
 const APPLY_WAIT_MS = 10_000;
 
@@ -33,6 +55,19 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 }
 
 export async function createInstance(node: TesseraNode, runners: RunnerManager, body: z.infer<typeof CreateInstanceBody>): Promise<unknown> {
+  if (!body.placement) {
+    const placed = await placeInstance(node, runners, {
+      model: body.model, instanceId: body.instance_id, contextLength: body.context_length, sequences: body.sequences, constraints: constraintsFrom(body.constraints),
+    });
+    await waitFor(() => node.state.instances[placed.instanceId] !== undefined, `instance ${placed.instanceId} (the master may have found no placement on its view of the cluster)`);
+    const recorded = node.state.instances[placed.instanceId]!;
+    return {
+      instance_id: placed.instanceId,
+      model: body.model,
+      placement: recorded.placement.map((p) => ({ node_id: p.nodeId, start: p.start, end: p.end })),
+      preview: placed.preview,
+    };
+  }
   const placement = body.placement.map((s) => {
     const nodeId = s.node_id ?? s.nodeId;
     if (nodeId === undefined) throw new HttpError(400, "every placement slice needs a node_id");

@@ -6,6 +6,7 @@ import type { TesseraNode } from "../runtime/node.js";
 import type { RunnerManager } from "../runtime/runners.js";
 import { error, HttpError, json, readJson } from "./http.js";
 import { createInstance, CreateInstanceBody, deleteInstance } from "./instances.js";
+import { instancePreviews, type PlanRequest } from "./placement.js";
 import { chatCompletions, completions, listModels } from "./openai.js";
 import { TelemetryApi } from "./telemetry.js";
 import { followHistory } from "../runtime/telemetry.js";
@@ -41,6 +42,27 @@ function streamEvents(node: TesseraNode, req: IncomingMessage, res: ServerRespon
   });
 }
 
+function intQuery(url: URL, name: string, min: number, max: number): number | undefined {
+  const text = url.searchParams.get(name);
+  if (text === null) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** ?model=…&context=…&sequences=…&min_nodes=…&max_nodes=…&exclude=id,id */
+function planQuery(url: URL): PlanRequest {
+  const model = url.searchParams.get("model");
+  if (!model) throw new HttpError(400, "model is required, e.g. /instance/previews?model=llama.gguf");
+  const excluded = url.searchParams.get("exclude")?.split(",").filter((x) => x.length > 0);
+  const minNodes = intQuery(url, "min_nodes", 1, 64);
+  const maxNodes = intQuery(url, "max_nodes", 1, 64);
+  const constraints = { ...(excluded ? { excluded } : {}), ...(minNodes ? { minNodes } : {}), ...(maxNodes ? { maxNodes } : {}) };
+  return { model, contextLength: intQuery(url, "context", 1, 1 << 24), sequences: intQuery(url, "sequences", 1, 1024), constraints };
+}
+
+const countQuery = (url: URL): number => intQuery(url, "count", 1, 16) ?? 3;
+
 async function route(node: TesseraNode, runners: RunnerManager, telemetry: TelemetryApi, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const method = req.method ?? "GET";
   const path = url.pathname;
@@ -51,11 +73,12 @@ async function route(node: TesseraNode, runners: RunnerManager, telemetry: Telem
   if (method === "GET" && path === "/events") return streamEvents(node, req, res, url);
   if (method === "GET" && path === "/v1/models") return json(res, 200, listModels(runners));
   if (method === "GET" && path === "/runners") return json(res, 200, { node_id: node.nodeId, runners: runners.describe() });
+  if (method === "GET" && path === "/instance/previews") return json(res, 200, await instancePreviews(node, runners, planQuery(url), countQuery(url)));
   if (method === "POST" && path === "/instance") return json(res, 201, await createInstance(node, runners, await readJson(req, CreateInstanceBody)));
   if (method === "DELETE" && instanceMatch) return json(res, 200, await deleteInstance(node, decodeURIComponent(instanceMatch[1])));
   if (method === "POST" && path === "/v1/chat/completions") return chatCompletions(req, res, runners);
   if (method === "POST" && path === "/v1/completions") return completions(req, res, runners);
-  const known = ["/node_id", "/state", "/events", "/v1/models", "/runners", "/instance", "/v1/chat/completions", "/v1/completions"];
+  const known = ["/node_id", "/state", "/events", "/v1/models", "/runners", "/instance/previews", "/instance", "/v1/chat/completions", "/v1/completions"];
   if (known.includes(path) || instanceMatch) return error(res, 405, `${method} is not allowed on ${path}`);
   return error(res, 404, `no route ${path}`, "not_found");
 }

@@ -6,6 +6,7 @@ import { tokenizeCommand, TOKENIZE_USAGE } from "./tokenize.js";
 import { startCommand, START_USAGE } from "./start.js";
 import { listCommand, LIST_USAGE } from "./list.js";
 import { infoCommand, INFO_USAGE } from "./info.js";
+import { placeCommand, PLACE_USAGE } from "./place.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   generate: { run: generateCommand, usage: GENERATE_USAGE },
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   start: { run: startCommand, usage: START_USAGE },
   list: { run: listCommand, usage: LIST_USAGE },
   info: { run: infoCommand, usage: INFO_USAGE },
+  place: { run: placeCommand, usage: PLACE_USAGE },
 };
 
 function usage(): string {

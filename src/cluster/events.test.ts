@@ -148,10 +148,15 @@ test("indexed events: valid, and malformed wrappers rejected", () => {
   assert.throws(() => parseIndexedEvent(bad[0]), (e: unknown) => e instanceof InvalidMessage && e.name === "InvalidMessage");
 });
 
+const NEEDS = {
+  name: "m", layers: 2, layerBytes: [100, 100], layerFlopsPerToken: [400, 400], embeddingBytes: 50, outputBytes: 50, outputFlopsPerToken: 100,
+  tiedHeadBytes: 0, sharedBytes: 0, kvBytesPerTokenPerLayer: 16, hiddenBytesPerToken: 256, contextLength: 512, sequences: 1,
+};
+
 test("commands: valid ones parse, bad ones are rejected", () => {
   const good = [
-    { type: "PlaceInstance", model: "stories260K" },
-    { type: "PlaceInstance", model: "stories260K", minNodes: 2 },
+    { type: "PlaceInstance", instanceId: "i-3", model: "stories260K", needs: NEEDS },
+    { type: "PlaceInstance", instanceId: "i-3", model: "stories260K", needs: NEEDS, constraints: { minNodes: 2, excluded: ["a"], minBatteryPercent: 30 } },
     { type: "DeleteInstance", instanceId: "i-1" },
     { type: "CreateInstance", instanceId: "i-2", model: "m.gguf", placement: [{ nodeId: "a", start: 0, end: 3 }, { nodeId: "b", start: 3, end: 8 }] },
     { type: "RequestEventLog", since: 0, requester: "a" },
@@ -161,7 +166,9 @@ test("commands: valid ones parse, bad ones are rejected", () => {
   const bad = [
     { type: "Reboot" },
     { type: "PlaceInstance" },
-    { type: "PlaceInstance", model: "m", minNodes: 0 },
+    { type: "PlaceInstance", instanceId: "i", model: "m", needs: NEEDS, constraints: { minNodes: 0 } },
+    { type: "PlaceInstance", instanceId: "i", model: "m", needs: { ...NEEDS, layers: 3 } },
+    { type: "PlaceInstance", instanceId: "i", model: "m", needs: { ...NEEDS, layerBytes: [1, -2] } },
     { type: "DeleteInstance", instanceId: "" },
     { type: "CreateInstance", instanceId: "i", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }, { nodeId: "b", start: 1, end: 4 }] },
     { type: "CreateInstance", model: "m", placement: [{ nodeId: "a", start: 0, end: 2 }] },

@@ -9,6 +9,7 @@ import {
   sequenceAll, shouldStandForElection, stateHash, StaleTermEvent,
   type ClusterState, type Command, type Event, type IndexedEvent, type MasterClaim, type SequencerState,
 } from "../cluster/index.js";
+import { decidePlacement } from "../placement/place-instance.js";
 import { createHost, loadClusterKey, loadOrCreateClusterKey, saveClusterKey, type Channel, type TesseraHost } from "../net/index.js";
 import {
   ElectionMessageSchema, GlobalEventsSchema, LocalEventsSchema,
@@ -109,7 +110,8 @@ export class TesseraNode {
       host.channel("election", ElectionMessageSchema, { maxBytes: 16 * 1024 }),
       host.channel("global_events", GlobalEventsSchema, { maxBytes: 1 << 20 }),
       host.channel("local_events", LocalEventsSchema, { maxBytes: 256 * 1024 }),
-      host.channel("commands", CommandSchema, { maxBytes: 16 * 1024 }),
+      // Room for a PlaceInstance's per-layer needs (two numbers per layer).
+      host.channel("commands", CommandSchema, { maxBytes: 128 * 1024 }),
     );
     // Replay the persisted log: a restarted node resumes where it stopped, and redials the members it knew.
     for (const e of recovered.events) node.applyOne(e);
@@ -382,6 +384,7 @@ export class TesseraNode {
 
   private async onCommand(cmd: Command): Promise<void> {
     if (cmd.type === "CreateInstance" || cmd.type === "DeleteInstance") return this.onInstanceCommand(cmd);
+    if (cmd.type === "PlaceInstance") return this.onPlaceInstance(cmd);
     if (cmd.type !== "RequestEventLog" || cmd.requester === this.nodeId) return;
     // The master answers. Every node that can answers when the master itself asks (it is behind) or
     // when no master is alive: the best-ranked node may be behind a peer and cannot stand before it
@@ -404,6 +407,17 @@ export class TesseraNode {
     const missing = cmd.placement.filter((p) => this.state.nodes[p.nodeId]?.status !== "alive");
     if (this.state.instances[cmd.instanceId] || missing.length > 0) return;
     await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: cmd.placement }]);
+  }
+
+  /** Master only: the solver chooses the placement on the current state; nothing is recorded when none fits. */
+  private async onPlaceInstance(cmd: Extract<Command, { type: "PlaceInstance" }>): Promise<void> {
+    if (!this.isMaster || this.state.instances[cmd.instanceId]) return;
+    const decision = decidePlacement(this.state, cmd);
+    if (!decision.ok) {
+      process.stderr.write(`tessera: cannot place ${cmd.model}: ${decision.detail}\n`);
+      return;
+    }
+    await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: decision.slices }]);
   }
 
   /** Leaves cleanly: tells the cluster (NodeLeft), then stops networking and closes the log. */

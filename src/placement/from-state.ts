@@ -1,0 +1,76 @@
+// The solver's inputs from the replicated cluster state: each alive node's measured device (its
+// NodeProfileUpdated `placement` view), refreshed by its latest telemetry (memory available now,
+// utilisation, thermal state, battery), and the measured links between nodes. Pure: the same state
+// gives the same inputs on every node, so the master and a previewing node agree.
+import { z } from "zod";
+import type { ClusterState, LooseRecord, LooseValue } from "../cluster/index.js";
+import type { DeviceProfile, DeviceReason, Link, Thermal } from "./types.js";
+
+const Finite = z.number().finite();
+const ThermalSchema = z.enum(["nominal", "fair", "serious", "critical"]);
+
+/** The `placement` record a node publishes in its profile (devices/placement.ts toPlacementProfile). */
+export const PublishedDeviceSchema = z.object({
+  memoryBytes: Finite.min(0),
+  backends: z.array(z.object({ kind: z.enum(["cpu", "webgpu"]), weightBytesPerSec: Finite.positive(), flopsPerSec: Finite.positive().optional() })).min(1).max(8),
+  utilisation: Finite.min(0).max(1),
+  thermal: ThermalSchema,
+  battery: z.object({ percent: Finite.min(0).max(100), charging: z.boolean(), lowPowerMode: z.boolean() }).optional(),
+});
+
+type Rec = Readonly<Record<string, LooseValue>>;
+const rec = (v: LooseValue | undefined): Rec => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Rec) : {});
+const num = (v: LooseValue | undefined): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+
+/** Applies what the latest telemetry says now over the profile taken at start. */
+function refreshed(base: z.infer<typeof PublishedDeviceSchema>, telemetry: LooseRecord | undefined): Omit<DeviceProfile, "id" | "name"> {
+  const t = rec(telemetry);
+  const available = num(rec(t["memory"])["availableBytes"]);
+  const utilisation = num(rec(t["cpu"])["utilisation"]);
+  const thermal = ThermalSchema.safeParse(rec(t["thermal"])["state"]);
+  const power = rec(t["power"]);
+  const percent = num(power["batteryPercent"]);
+  const onBattery = power["source"] === "battery";
+  const battery = percent !== undefined
+    ? { percent, charging: !onBattery, lowPowerMode: power["lowPowerMode"] === true }
+    : base.battery;
+  return {
+    memoryBytes: available ?? base.memoryBytes,
+    backends: base.backends,
+    utilisation: utilisation === undefined ? base.utilisation : Math.min(1, Math.max(0, utilisation)),
+    thermal: thermal.success ? (thermal.data as Thermal) : base.thermal,
+    ...(battery ? { battery } : {}),
+  };
+}
+
+export interface ClusterDevices {
+  readonly devices: DeviceProfile[];
+  /** Alive nodes the solver cannot consider yet, and why. */
+  readonly unknown: DeviceReason[];
+}
+
+/** Every alive node with a measured device, in node-id order (so ties break the same way everywhere). */
+export function devicesFromState(state: ClusterState): ClusterDevices {
+  const devices: DeviceProfile[] = [];
+  const unknown: DeviceReason[] = [];
+  for (const node of Object.values(state.nodes).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    if (node.status !== "alive") continue;
+    const published = PublishedDeviceSchema.safeParse(rec(node.device)["placement"]);
+    if (!published.success) {
+      unknown.push({ nodeId: node.id, status: "no_backend", detail: "no measured profile yet (NodeProfileUpdated)" });
+      continue;
+    }
+    devices.push({ id: node.id, name: node.name, ...refreshed(published.data, node.telemetry) });
+  }
+  return { devices, unknown };
+}
+
+/** Measured links between alive nodes, from the topology edges. */
+export function linksFromState(state: ClusterState): Link[] {
+  const links: Link[] = [];
+  for (const e of Object.values(state.edges)) {
+    if (e.latencyMs === undefined || e.throughputBps === undefined || e.throughputBps <= 0) continue;
+    links.push({ from: e.from, to: e.to, latencyMs: e.latencyMs, throughputBytesPerSec: e.throughputBps });
+  }
+  return links.sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
+}

@@ -165,7 +165,12 @@ function updateReportingNode(s: ClusterState, nodeId: NodeId, update: (n: NodeIn
 function instanceCreated(s: ClusterState, e: EventOf<"InstanceCreated">): ClusterState {
   // Instance ids are unique for the life of the cluster; a second creation with the same id is ignored.
   if (lookup(s.instances, e.instanceId) !== undefined) return s;
-  const instance = { instanceId: e.instanceId, model: e.model, placement: e.placement };
+  // Optional fields only when present: equal states must stay deepEqual and hash alike.
+  const instance = {
+    instanceId: e.instanceId, model: e.model, placement: e.placement,
+    ...(e.placed === undefined ? {} : { placed: e.placed }),
+    ...(e.replaces === undefined ? {} : { replaces: e.replaces }),
+  };
   // Every placed node gets a runner, idle until that node reports loading.
   let runners = s.runners;
   for (const p of e.placement) runners = withEntry(runners, runnerKey(e.instanceId, p.nodeId), { instanceId: e.instanceId, nodeId: p.nodeId, status: "idle" as const });

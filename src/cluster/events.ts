@@ -18,6 +18,7 @@ import {
   TimestampSchema,
 } from "./bounded.js";
 import { InvalidMessage } from "./errors.js";
+import { ModelNeedsSchema, PlacementConstraintsSchema } from "./needs.js";
 import type { DeepReadonly } from "./readonly.js";
 
 const event = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
@@ -95,6 +96,13 @@ export const InstanceCreatedSchema = event("InstanceCreated", {
   instanceId: InstanceIdSchema,
   model: ModelSchema,
   placement: PlacementSchema,
+  /**
+   * Present when the solver chose the placement: what it planned for, so the master can place the
+   * model again when a stage is lost. A placement given by hand is never moved.
+   */
+  placed: z.strictObject({ needs: ModelNeedsSchema, constraints: PlacementConstraintsSchema.optional() }).optional(),
+  /** The instance this one took over from after a stage was lost. */
+  replaces: InstanceIdSchema.optional(),
 });
 export const InstanceDeletedSchema = event("InstanceDeleted", { instanceId: InstanceIdSchema });
 /**

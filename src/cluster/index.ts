@@ -5,6 +5,7 @@ export type { DeepReadonly } from "./readonly.js";
 export * from "./bounded.js";
 export * from "./events.js";
 export * from "./commands.js";
+export * from "./needs.js";
 export * from "./state.js";
 export { apply, applyAll, assertNever } from "./apply.js";
 export * from "./hash.js";

@@ -3,7 +3,7 @@
 // can be hashed canonically, compared across nodes and sent over the wire as is. Every type is
 // readonly: a new state is built for each event and old ones stay valid (structural sharing).
 import type { LooseRecord } from "./bounded.js";
-import type { NodeId, PlacementSlice, RunnerStatus } from "./events.js";
+import type { EventOf, NodeId, PlacementSlice, RunnerStatus } from "./events.js";
 
 export type NodeStatus = "alive" | "timed_out" | "left";
 
@@ -39,6 +39,10 @@ export interface Instance {
   readonly instanceId: string;
   readonly model: string;
   readonly placement: readonly PlacementSlice[];
+  /** What the solver planned for, when it chose the placement (such an instance is re-placed when a stage is lost). */
+  readonly placed?: EventOf<"InstanceCreated">["placed"];
+  /** The instance this one replaced. */
+  readonly replaces?: string;
 }
 
 export interface Runner {

@@ -14,8 +14,14 @@ export type PromptInput = { readonly kind: "text"; readonly text: string } | { r
 
 export interface GenerateRequest {
   readonly prompt: PromptInput;
+  /** Tokens to generate in all, counting any `resume` tokens. */
   readonly maxTokens: number;
   readonly sampler: SamplerOptions;
+  /**
+   * Tokens this request already generated on an instance that lost a stage: they are fed back after the
+   * prompt and generation continues from there (greedy output continues exactly; see REPLAY_CHUNK).
+   */
+  readonly resume?: readonly number[];
 }
 
 export type FinishReason = "stop" | "length";
@@ -26,7 +32,8 @@ export type GenerateEvent =
   /** Text held back for an incomplete character, released at the end. */
   | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "done"; readonly finishReason: FinishReason; readonly promptTokens: number; readonly completionTokens: number }
-  | { readonly kind: "error"; readonly message: string };
+  /** recoverable: a stage was lost, and the request may resume on a replacement instance. */
+  | { readonly kind: "error"; readonly message: string; readonly recoverable?: boolean };
 
 export type GenerateSink = (event: GenerateEvent) => void;
 
@@ -49,6 +56,13 @@ interface HeadSequence {
   readonly sink: GenerateSink;
   watchdog?: NodeJS.Timeout;
 }
+
+/**
+ * Resumed tokens are fed in chunks smaller than the 64 rows from which attention switches to its tiled
+ * path: every row then rounds exactly as it did when it was decoded, so greedy output carries on
+ * exactly where it stopped.
+ */
+export const REPLAY_CHUNK = 32;
 
 export class GenerationError extends Error {
   override readonly name = "GenerationError";
@@ -87,28 +101,36 @@ export class Head {
 
   /** Starts a sequence; events go to sink until a done or error. Returns the sequence id (for cancel). */
   start(request: GenerateRequest, sink: GenerateSink): string {
-    const ids = this.promptIds(request.prompt);
+    const promptIds = this.promptIds(request.prompt);
+    const resume = request.resume ?? [];
+    const ids = [...promptIds, ...resume];
     const context = this.pipeline.header().config.contextLength;
     if (ids.length >= context) throw new GenerationError(`the prompt's ${ids.length} tokens do not fit the ${context}-token context`);
+    const remaining = Math.max(0, request.maxTokens - resume.length);
     // Every stage sizes its KV cache to what this request can reach, not to the whole context.
-    const capacity = Math.min(context, ids.length + request.maxTokens);
+    const capacity = Math.min(context, ids.length + remaining);
     const id = randomUUID();
-    const seq: HeadSequence = {
-      id, promptTokens: ids.length, capacity, maxTokens: request.maxTokens, tokens: [],
-      decoder: new StreamDecoder(this.pipeline.header().tokenizer), sink,
-    };
+    const decoder = new StreamDecoder(this.pipeline.header().tokenizer);
+    // Text of resumed tokens went out before; the decoder only needs their bytes (a character may be split).
+    for (const t of resume) decoder.push(t);
+    const seq: HeadSequence = { id, promptTokens: ids.length, capacity, maxTokens: remaining, tokens: [], decoder, sink };
     this.sequences.set(id, seq);
-    sink({ kind: "start", promptTokens: ids.length });
-    if (request.maxTokens === 0) {
+    sink({ kind: "start", promptTokens: promptIds.length });
+    if (remaining === 0) {
       this.finish(seq, "length");
       return id;
     }
     const open: SequenceOpen = { capacity, sampler: request.sampler, history: ids };
-    // Chunks go out back to back: stage 2 starts on the first while stage 1 computes the second.
-    for (let i = 0; i < ids.length; i += PREFILL_CHUNK) {
-      const chunk = ids.slice(i, i + PREFILL_CHUNK);
-      this.pipeline.enqueueTokens(id, i, chunk, i + chunk.length === ids.length, i === 0 ? open : undefined);
-    }
+    // The prompt goes in chunks as in one process; chunks go out back to back, so stage 2 works on the
+    // first while stage 1 computes the second. Resumed tokens follow in REPLAY_CHUNKs.
+    const chunks: number[][] = [];
+    for (let i = 0; i < promptIds.length; i += PREFILL_CHUNK) chunks.push(promptIds.slice(i, i + PREFILL_CHUNK));
+    for (let i = 0; i < resume.length; i += REPLAY_CHUNK) chunks.push(resume.slice(i, i + REPLAY_CHUNK));
+    let pos = 0;
+    chunks.forEach((chunk, k) => {
+      this.pipeline.enqueueTokens(id, pos, chunk, k === chunks.length - 1, k === 0 ? open : undefined);
+      pos += chunk.length;
+    });
     this.arm(seq);
     return id;
   }
@@ -135,15 +157,15 @@ export class Head {
   }
 
   /** Ends a sequence with an error (a stage failed, a link was lost, or the watchdog fired). */
-  fail(seqId: string, message: string): void {
+  fail(seqId: string, message: string, recoverable = false): void {
     const seq = this.sequences.get(seqId);
     if (!seq) return;
     this.end(seq);
-    seq.sink({ kind: "error", message });
+    seq.sink(recoverable ? { kind: "error", message, recoverable } : { kind: "error", message });
   }
 
-  failAll(message: string): void {
-    for (const id of [...this.sequences.keys()]) this.fail(id, message);
+  failAll(message: string, recoverable = false): void {
+    for (const id of [...this.sequences.keys()]) this.fail(id, message, recoverable);
   }
 
   /** The requester went away: stop generating and free the pipeline. */

@@ -20,6 +20,7 @@ export const GenerateRequestSchema = z.strictObject({
   prompt: PromptSchema,
   maxTokens: z.number().int().min(0).max(1 << 20),
   sampler: SamplerOptionsSchema,
+  resume: z.array(z.number().int().min(0).max(0x7fffffff)).max(1 << 20).optional(),
 });
 
 export const InferRequestSchema = z.strictObject({ kind: z.literal("generate"), instanceId: InstanceIdSchema, request: GenerateRequestSchema });
@@ -30,7 +31,7 @@ export const GenerateEventSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("token"), token: z.number().int().min(0), text: z.string().max(MAX_TEXT) }),
   z.strictObject({ kind: z.literal("text"), text: z.string().max(MAX_TEXT) }),
   z.strictObject({ kind: z.literal("done"), finishReason: z.enum(["stop", "length"]), promptTokens: z.number().int().min(0), completionTokens: z.number().int().min(0) }),
-  z.strictObject({ kind: z.literal("error"), message: z.string().max(4096) }),
+  z.strictObject({ kind: z.literal("error"), message: z.string().max(4096), recoverable: z.boolean().optional() }),
 ]);
 
 export const INFER_LIMITS = { maxHeaderBytes: 16 * 1024 * 1024, maxPayloadBytes: 0 } as const;

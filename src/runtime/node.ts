@@ -10,6 +10,7 @@ import {
   type ClusterState, type Command, type Event, type IndexedEvent, type MasterClaim, type SequencerState,
 } from "../cluster/index.js";
 import { decidePlacement } from "../placement/place-instance.js";
+import { planRecovery } from "../placement/recovery.js";
 import { createHost, loadClusterKey, loadOrCreateClusterKey, saveClusterKey, type Channel, type TesseraHost } from "../net/index.js";
 import {
   ElectionMessageSchema, GlobalEventsSchema, LocalEventsSchema,
@@ -64,6 +65,7 @@ export class TesseraNode {
   private stopping = false;
   private readonly startedAt = Date.now();
   private work: Promise<void> = Promise.resolve();
+  private readonly strandedNoted = new Set<string>();
 
   private constructor(
     readonly options: Required<Pick<NodeOptions, "heartbeatMs" | "masterTimeoutMs" | "nodeTimeoutMs">> & NodeOptions,
@@ -207,6 +209,7 @@ export class TesseraNode {
     await this.election.publish(this.heartbeat());
     if (this.isMaster) {
       await this.manageMembership(now);
+      await this.recoverInstances();
     } else if (this.shouldElect(now)) {
       await this.becomeMaster();
     }
@@ -409,6 +412,18 @@ export class TesseraNode {
     await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: cmd.placement }]);
   }
 
+  /** Master only: re-places solver-placed instances that lost a stage (placement/recovery.ts). */
+  private async recoverInstances(): Promise<void> {
+    const plan = planRecovery(this.state);
+    for (const s of plan.stranded) {
+      const note = `${s.instanceId}: ${s.detail}`;
+      if (this.strandedNoted.has(note)) continue;
+      this.strandedNoted.add(note);
+      process.stderr.write(`tessera: instance ${s.instanceId} lost a stage and cannot be placed again: ${s.detail}\n`);
+    }
+    await this.commit(plan.events);
+  }
+
   /** Master only: the solver chooses the placement on the current state; nothing is recorded when none fits. */
   private async onPlaceInstance(cmd: Extract<Command, { type: "PlaceInstance" }>): Promise<void> {
     if (!this.isMaster || this.state.instances[cmd.instanceId]) return;
@@ -417,7 +432,8 @@ export class TesseraNode {
       process.stderr.write(`tessera: cannot place ${cmd.model}: ${decision.detail}\n`);
       return;
     }
-    await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: decision.slices }]);
+    const placed = cmd.constraints === undefined ? { needs: cmd.needs } : { needs: cmd.needs, constraints: cmd.constraints };
+    await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: decision.slices, placed }]);
   }
 
   /** Leaves cleanly: tells the cluster (NodeLeft), then stops networking and closes the log. */

@@ -149,7 +149,7 @@ export class InstanceRunner {
     if (this.closed || nodeId === this.ctx.nodeId) return;
     const stage = this.instance.placement.findIndex((p) => p.nodeId === nodeId);
     if (stage < 0) return;
-    this.head?.failAll(`stage ${stage} of instance ${this.id} (node ${nodeId}) was lost: ${why}`);
+    this.head?.failAll(`stage ${stage} of instance ${this.id} (node ${nodeId}) was lost: ${why}`, true);
     // The stage after the lost one reports it (a dead node cannot), unless the log already says why
     // it is gone: a node that left shut its runners down, and one that timed out failed them.
     if ((stage + 1) % this.stages !== this.stage || this.reportedLost.has(nodeId)) return;

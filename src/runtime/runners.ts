@@ -23,6 +23,9 @@ export interface RunnerOptions {
   readonly maxBatch: number;
 }
 
+/** How long a request whose stage was lost waits for the replacement instance to be ready. */
+const RECOVERY_WAIT_MS = 60_000;
+
 /** How long a link or request may wait for this node to learn of its instance from the log. */
 const INSTANCE_WAIT_MS = 10_000;
 
@@ -178,7 +181,9 @@ export class RunnerManager {
   /** The instance a request names, if all its runners are ready (or running). */
   findReady(model: string): { instance: Instance } | { error: string; status: number } {
     const state = this.node.state;
-    const matches = Object.values(state.instances).filter((i) => instanceMatches(i, model));
+    let matches = Object.values(state.instances).filter((i) => instanceMatches(i, model));
+    // An instance id that was replaced after a lost stage names its successor.
+    if (matches.length === 0) matches = Object.values(state.instances).filter((i) => this.descendsFrom(i, model));
     if (matches.length === 0) return { status: 404, error: `no instance serves model ${model}; create one with POST /instance` };
     for (const instance of matches) {
       const ready = instance.placement.every((p) => {
@@ -196,9 +201,78 @@ export class RunnerManager {
 
   /**
    * Runs a generation on an instance's head, here or on another node; events go to sink, ending with
-   * done or error. Aborting the signal cancels it.
+   * done or error. Aborting the signal cancels it. When a stage of a solver-placed instance is lost,
+   * the request waits for the master's replacement instance and resumes there with the tokens it has
+   * (Head.start's `resume`): the sink sees one stream, with a pause.
    */
   async generate(instance: Instance, request: GenerateRequest, sink: GenerateSink, signal: AbortSignal): Promise<void> {
+    const produced: number[] = [...(request.resume ?? [])];
+    let promptTokens: number | undefined;
+    let current = instance;
+    const attempt = (inst: Instance): Promise<void> =>
+      this.generateOnce(inst, produced.length > 0 ? { ...request, resume: [...produced] } : request, (e) => {
+        switch (e.kind) {
+          case "start":
+            // One start for the client: the prompt as it asked it, not the resumed one.
+            if (promptTokens === undefined) {
+              promptTokens = e.promptTokens;
+              sink(e);
+            }
+            return;
+          case "token":
+            produced.push(e.token);
+            return sink(e);
+          case "done":
+            return sink({ ...e, promptTokens: promptTokens ?? e.promptTokens, completionTokens: produced.length });
+          case "error":
+            if (!e.recoverable || !current.placed || signal.aborted) return sink(e);
+            void this.resumeAfterLoss(current, signal).then((next) => {
+              if (!next.ok) return sink({ kind: "error", message: `${e.message}; ${next.error}` });
+              current = next.instance;
+              return attempt(current).catch((err: Error) => sink({ kind: "error", message: err.message }));
+            });
+            return;
+          default:
+            return sink(e);
+        }
+      }, signal);
+    await attempt(current);
+  }
+
+  /** Waits for the instance that replaces `lost` (following replacements of replacements) to be ready. */
+  private async resumeAfterLoss(lost: Instance, signal: AbortSignal): Promise<{ ok: true; instance: Instance } | { ok: false; error: string }> {
+    const deadline = Date.now() + RECOVERY_WAIT_MS;
+    while (!signal.aborted && Date.now() < deadline) {
+      let id = lost.instanceId;
+      for (let next = this.successor(id); next; next = this.successor(id)) id = next.instanceId;
+      if (id !== lost.instanceId) {
+        const found = this.findReady(id);
+        if ("instance" in found) return { ok: true, instance: found.instance };
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { ok: false, error: `no replacement instance was ready within ${RECOVERY_WAIT_MS / 1000} s (the model may no longer fit; see the master's log)` };
+  }
+
+  private descendsFrom(instance: Instance, ancestorId: string): boolean {
+    // Replacements are named <base>.r<n> (placement/recovery.ts), and a deleted ancestor leaves no record.
+    const base = ancestorId.replace(/\.r\d+$/, "");
+    const suffix = instance.instanceId.startsWith(`${base}.r`) ? instance.instanceId.slice(base.length + 2) : "";
+    if (/^\d+$/.test(suffix)) return true;
+    let id = instance.replaces;
+    // The chain is as long as the replacements made; a bound keeps a corrupt log from looping.
+    for (let step = 0; id !== undefined && step < 1000; step++) {
+      if (id === ancestorId) return true;
+      id = this.node.state.instances[id]?.replaces;
+    }
+    return false;
+  }
+
+  private successor(instanceId: string): Instance | undefined {
+    return Object.values(this.node.state.instances).find((i) => i.replaces === instanceId);
+  }
+
+  private async generateOnce(instance: Instance, request: GenerateRequest, sink: GenerateSink, signal: AbortSignal): Promise<void> {
     const headNode = instance.placement[0].nodeId;
     if (headNode === this.node.nodeId) {
       const runner = this.runners.get(instance.instanceId);
@@ -222,7 +296,8 @@ export class RunnerManager {
       if (e.kind === "done" || e.kind === "error") end(e);
       else sink(e);
     });
-    link.onClose((r) => end({ kind: "error", message: `lost the instance's head (${headNode}): ${r.error?.message ?? "stream closed"}` }));
+    // This node holds the tokens so far, so even the head's loss can be resumed on a replacement.
+    link.onClose((r) => end({ kind: "error", message: `lost the instance's head (${headNode}): ${r.error?.message ?? "stream closed"}`, recoverable: true }));
     signal.addEventListener("abort", () => {
       ended = true;
       void link.close();

@@ -10,13 +10,24 @@ import { instancePreviews, type PlanRequest } from "./placement.js";
 import { chatCompletions, completions, listModels } from "./openai.js";
 import { TelemetryApi } from "./telemetry.js";
 import { followHistory } from "../runtime/telemetry.js";
+import type { TelemetryHistory } from "../runtime/telemetry-history.js";
 
 export const DEFAULT_API_PORT = 52415;
 
 /** The state as tests and clients compare it: plus the log position, term, master and a hash. */
-export function stateView(node: TesseraNode): unknown {
+export function stateView(node: TesseraNode, history?: TelemetryHistory): unknown {
+  // The log keeps a node's telemetry only when it changes enough (or every 30 s); the newest sample
+  // heard from each node, logged or not, is shown beside the replicated state.
+  const live: Record<string, unknown> = {};
+  if (history) {
+    for (const id of Object.keys(node.state.nodes)) {
+      const p = history.latest(id);
+      if (p) live[id] = p.telemetry;
+    }
+  }
   return {
     ...node.state,
+    live_telemetry: live,
     last_event_index: node.state.lastEventIndex,
     term: node.currentTerm,
     master_id: node.masterId,
@@ -69,7 +80,7 @@ async function route(node: TesseraNode, runners: RunnerManager, telemetry: Telem
   if (await telemetry.handle(method, path, url, res)) return;
   const instanceMatch = /^\/instance\/([^/]+)$/.exec(path);
   if (method === "GET" && path === "/node_id") return json(res, 200, { node_id: node.nodeId });
-  if (method === "GET" && path === "/state") return json(res, 200, stateView(node));
+  if (method === "GET" && path === "/state") return json(res, 200, stateView(node, telemetry.history));
   if (method === "GET" && path === "/events") return streamEvents(node, req, res, url);
   if (method === "GET" && path === "/v1/models") return json(res, 200, listModels(runners));
   if (method === "GET" && path === "/runners") return json(res, 200, { node_id: node.nodeId, runners: runners.describe() });

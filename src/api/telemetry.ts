@@ -28,6 +28,21 @@ export class TelemetryApi {
     this.staleMs = options.staleMs;
   }
 
+  /**
+   * The state with each node's newest heard sample in place of its logged one: the log keeps telemetry
+   * only when it changes enough (devices/telemetry-coalesce.ts), metrics and summaries want it fresh.
+   */
+  private liveState(): ClusterState {
+    const state = this.node.state;
+    let nodes = state.nodes;
+    for (const [id, n] of Object.entries(state.nodes)) {
+      const latest = this.history.latest(id);
+      const loggedAt = n.telemetry?.["at"];
+      if (latest && (typeof loggedAt !== "number" || latest.at > loggedAt)) nodes = { ...nodes, [id]: { ...n, telemetry: latest.telemetry } };
+    }
+    return nodes === state.nodes ? state : { ...state, nodes };
+  }
+
   /** Answers a telemetry route; false when `path` is not one. */
   async handle(method: string, path: string, url: URL, res: ServerResponse): Promise<boolean> {
     const one = /^\/telemetry\/([^/]+)$/.exec(path);
@@ -38,19 +53,26 @@ export class TelemetryApi {
     }
     const now = Date.now();
     if (path === "/metrics") {
-      const text = await this.metrics.render(this.node.state, now, this.staleMs);
+      const text = await this.metrics.render(this.liveState(), now, this.staleMs);
       res.writeHead(200, { "content-type": this.metrics.contentType, "content-length": Buffer.byteLength(text) });
       res.end(text);
     } else if (path === "/telemetry") {
       json(res, 200, this.summary(now));
     } else {
-      this.series(decodeURIComponent(one![1]), url, now, res);
+      let id: string;
+      try {
+        id = decodeURIComponent(one![1]);
+      } catch {
+        error(res, 400, "the node id is not valid percent-encoding");
+        return true;
+      }
+      this.series(id, url, now, res);
     }
     return true;
   }
 
   private summary(now: number): unknown {
-    const state = this.node.state;
+    const state = this.liveState();
     const nodes: Record<string, unknown> = {};
     for (const n of Object.values(state.nodes)) {
       const sample = readTelemetry(n.telemetry);

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { generateClusterKey } from "../net/index.js";
 import { ClusterClient } from "../testing/cluster-client.js";
-import { agreed, killAll, startNode, until, type RunningNode } from "../testing/cluster-procs.js";
+import { agreed, killAll, startNode, until, type RunningNode, QUIET } from "../testing/cluster-procs.js";
 import { tempDir } from "../testing/paths.js";
 
 /** Resolves `onIndex(i)` whenever node `n` reports event index i over SSE. */
@@ -39,10 +39,10 @@ async function run(nodesCount: number, samples: number): Promise<{ nodes: number
   const abort = new AbortController();
   let client: ClusterClient | undefined;
   try {
-    const first = await startNode(join(tmp.dir, "n0"), ["--name", "n0", "--join", key]);
+    const first = await startNode(join(tmp.dir, "n0"), [...QUIET, "--name", "n0", "--join", key]);
     const peer = `127.0.0.1:${first.port}`;
     const nodes = [first];
-    for (let i = 1; i < nodesCount; i++) nodes.push(await startNode(join(tmp.dir, `n${i}`), ["--name", `n${i}`, "--join", key, "--peer", peer]));
+    for (let i = 1; i < nodesCount; i++) nodes.push(await startNode(join(tmp.dir, `n${i}`), [...QUIET, "--name", `n${i}`, "--join", key, "--peer", peer]));
     const states = await until(nodes, agreed(nodesCount), 60_000);
     const memberId = states[0].node_id;
     client = await ClusterClient.connect(join(tmp.dir, "client"), key, peer);

@@ -1,5 +1,7 @@
 // `tessera list`: the devices in the cluster, as a node's API reports them.
 import { DEFAULT_API_PORT } from "../api/server.js";
+import type { LooseRecord } from "../cluster/bounded.js";
+import { readTelemetry } from "../devices/telemetry.js";
 import { CliError, parseFlags } from "./args.js";
 
 export const LIST_USAGE = "tessera list [--api URL] [--json]";
@@ -10,6 +12,21 @@ interface NodeRow {
   readonly addresses: readonly string[];
   readonly status: string;
   readonly lastSeen: number;
+  readonly telemetry?: LooseRecord;
+}
+
+const GIB = 1024 ** 3;
+
+/** "4.1/16.0 GiB free, CPU 25%, 71°C, battery 41%": what the node's latest sample says; "-" without one. */
+export function telemetrySummary(record: LooseRecord | undefined): string {
+  const t = readTelemetry(record);
+  if (t === null) return "-";
+  const parts = [`${(t.memory.availableBytes / GIB).toFixed(1)}/${(t.memory.totalBytes / GIB).toFixed(1)} GiB free`];
+  if (t.cpu.utilisation !== null) parts.push(`CPU ${Math.round(t.cpu.utilisation * 100)}%`);
+  if (t.thermal.temperatureC !== null) parts.push(`${Math.round(t.thermal.temperatureC)}°C`);
+  if (t.thermal.state !== null && t.thermal.state !== "nominal") parts.push(`thermal ${t.thermal.state}`);
+  if (t.power.source === "battery") parts.push(`battery ${t.power.batteryPercent ?? "?"}%`);
+  return parts.join(", ");
 }
 
 export async function listCommand(argv: string[]): Promise<number> {
@@ -32,7 +49,7 @@ export async function listCommand(argv: string[]): Promise<number> {
   for (const n of rows) {
     const role = n.id === state.master_id ? "master" : "";
     const seen = new Date(n.lastSeen).toISOString();
-    process.stdout.write(`${n.name}\t${n.id}\t${n.addresses[0] ?? "-"}\t${n.status}\t${role}\tlast seen ${seen}\n`);
+    process.stdout.write(`${n.name}\t${n.id}\t${n.addresses[0] ?? "-"}\t${n.status}\t${role}\tlast seen ${seen}\t${telemetrySummary(n.telemetry)}\n`);
   }
   return 0;
 }

@@ -58,6 +58,8 @@ export class TelemetrySampler {
   private sysfs: SysfsSnapshot | null = null;
   private samples = 0;
   private lowPowerMode: boolean | null = null;
+  /** False once a reading found no RAPL counter: powercap does not appear later, and failed reads cost. */
+  private raplPresent = true;
   /** Tools that said "not installed": never run again by this sampler. */
   private readonly missing = new Set<string>();
   /** Why fields are unknown, as the tools said (kept short: one entry per tool). */
@@ -103,7 +105,7 @@ export class TelemetrySampler {
   }
 
   private async readRapl(): Promise<RaplReading | null> {
-    if (this.src.platform !== "linux") return null;
+    if (this.src.platform !== "linux" || !this.raplPresent) return null;
     const counters: RaplCounter[] = [];
     await Promise.all(
       Array.from({ length: RAPL_PACKAGES }, async (_, i) => {
@@ -117,6 +119,7 @@ export class TelemetrySampler {
         }
       }),
     );
+    if (counters.length === 0) this.raplPresent = false;
     return counters.length === 0 ? null : { atMs: performance.now(), counters };
   }
 

@@ -65,12 +65,13 @@ export function devicesFromState(state: ClusterState): ClusterDevices {
   return { devices, unknown };
 }
 
-/** Measured links between alive nodes, from the topology edges. */
+/** Measured links between alive nodes, from the topology edges (latency: half the probed round trip). */
 export function linksFromState(state: ClusterState): Link[] {
   const links: Link[] = [];
   for (const e of Object.values(state.edges)) {
     if (e.latencyMs === undefined || e.throughputBps === undefined || e.throughputBps <= 0) continue;
-    links.push({ from: e.from, to: e.to, latencyMs: e.latencyMs, throughputBytesPerSec: e.throughputBps });
+    // Probes measure a round trip; a hop costs one way.
+    links.push({ from: e.from, to: e.to, latencyMs: e.latencyMs / 2, throughputBytesPerSec: e.throughputBps });
   }
   return links.sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
 }

@@ -43,6 +43,15 @@ test("a stage is lost when its node is not alive or its runner failed or shut do
   assert.deepEqual(lostNodes(s, s.instances["j"]), ["c"]);
 });
 
+test("a device gone critical, or on battery below the floor, leaves its instances too", () => {
+  const hot = { ...node("b"), telemetry: { thermal: { state: "critical" } } };
+  const drained = { ...node("c"), telemetry: { power: { source: "battery", batteryPercent: 10 } } };
+  const charging = { ...node("d"), telemetry: { power: { source: "mains", batteryPercent: 10 } } };
+  const s = cluster([node("a"), hot, drained, charging], [placed("i", ["a", "b"]), placed("j", ["c", "d"])]);
+  assert.deepEqual(lostNodes(s, s.instances["i"]), ["b"]);
+  assert.deepEqual(lostNodes(s, s.instances["j"]), ["c"], "a charging device is not drained");
+});
+
 test("replacement ids count up from the base id and skip ids in use", () => {
   const s = cluster([], [placed("x.r1", ["a"])]);
   assert.equal(replacementId(s, "x"), "x.r2");

@@ -1,17 +1,28 @@
 // What the master does when a stage of a solver-placed instance is lost (its node timed out or left, or
-// its runner failed): place the same model again on what is alive, without the lost nodes, and replace
+// its runner failed) or its device should no longer be used (critical heat, battery under the floor):
+// place the same model again on what is alive, without the lost nodes, and replace
 // the instance. Requests in flight then resume on the replacement (runtime/runners.ts). An instance
 // placed by hand is never moved: its user chose those nodes. Pure: state in, events out.
 import type { ClusterState, Event, Instance } from "../cluster/index.js";
 import { runnerKey } from "../cluster/index.js";
+import { devicesFromState } from "./from-state.js";
 import { decidePlacement } from "./place-instance.js";
+import { DEFAULT_MIN_BATTERY_PERCENT } from "./types.js";
 
-/** Nodes of the instance whose stage is gone: runner failed or shut down, or node no longer alive. */
+/**
+ * Nodes of the instance that must leave it: the stage is gone (runner failed or shut down, node no
+ * longer alive), or the device may no longer be used (critical thermal state, or on battery below the
+ * instance's floor), as its latest telemetry says.
+ */
 export function lostNodes(state: ClusterState, instance: Instance): string[] {
+  const devices = new Map(devicesFromState(state).devices.map((d) => [d.id, d]));
+  const floor = instance.placed?.constraints?.minBatteryPercent ?? DEFAULT_MIN_BATTERY_PERCENT;
   return instance.placement
     .filter((p) => {
       const runner = state.runners[runnerKey(instance.instanceId, p.nodeId)];
-      return state.nodes[p.nodeId]?.status !== "alive" || runner?.status === "failed" || runner?.status === "shutdown";
+      if (state.nodes[p.nodeId]?.status !== "alive" || runner?.status === "failed" || runner?.status === "shutdown") return true;
+      const d = devices.get(p.nodeId);
+      return d !== undefined && (d.thermal === "critical" || (d.battery !== undefined && !d.battery.charging && d.battery.percent < floor));
     })
     .map((p) => p.nodeId);
 }

@@ -6,16 +6,16 @@ import { join } from "node:path";
 import { generateClusterKey, TOPIC_NAMES } from "../net/index.js";
 import { tempDir } from "../testing/paths.js";
 import { ClusterClient } from "../testing/cluster-client.js";
-import { agreed, killAll, startNode, state, streamedEvents, until } from "../testing/cluster-procs.js";
+import { agreed, killAll, startNode, state, streamedEvents, until, QUIET } from "../testing/cluster-procs.js";
 
 test("a late joiner catches up on 1,000 events; hostile messages on every topic are dropped", { timeout: 240_000 }, async (t) => {
   const tmp = tempDir();
   const key = generateClusterKey();
   let client: ClusterClient | undefined;
   try {
-    const first = await startNode(join(tmp.dir, "n0"), ["--name", "n0", "--join", key]);
+    const first = await startNode(join(tmp.dir, "n0"), [...QUIET, "--name", "n0", "--join", key]);
     const peer = `127.0.0.1:${first.port}`;
-    const second = await startNode(join(tmp.dir, "n1"), ["--name", "n1", "--join", key, "--peer", peer]);
+    const second = await startNode(join(tmp.dir, "n1"), [...QUIET, "--name", "n1", "--join", key, "--peer", peer]);
     const nodes = [first, second];
     const start = await until(nodes, agreed(2));
     const memberId = start[0].node_id;
@@ -28,7 +28,7 @@ test("a late joiner catches up on 1,000 events; hostile messages on every topic 
     const loaded = await until(nodes, (s) => agreed(2)(s) && s[0].last_event_index >= base + 1000, 60_000);
     t.diagnostic(`log at index ${loaded[0].last_event_index} after 1,000 proposed events`);
 
-    const late = await startNode(join(tmp.dir, "late"), ["--name", "late", "--join", key, "--peer", peer]);
+    const late = await startNode(join(tmp.dir, "late"), [...QUIET, "--name", "late", "--join", key, "--peer", peer]);
     const caughtUp = await until([...nodes, late], agreed(3), 60_000);
     assert.ok(caughtUp[2].last_event_index >= base + 1000);
 
@@ -63,10 +63,10 @@ test("after the master dies, a senior node that missed events catches up from a 
   let client: ClusterClient | undefined;
   try {
     // Started in this order, so the seniority ranking is m, then a, then b.
-    const m = await startNode(join(tmp.dir, "m"), ["--name", "m", "--join", key]);
+    const m = await startNode(join(tmp.dir, "m"), [...QUIET, "--name", "m", "--join", key]);
     const peer = `127.0.0.1:${m.port}`;
-    const a = await startNode(join(tmp.dir, "a"), ["--name", "a", "--join", key, "--peer", peer]);
-    const b = await startNode(join(tmp.dir, "b"), ["--name", "b", "--join", key, "--peer", peer]);
+    const a = await startNode(join(tmp.dir, "a"), [...QUIET, "--name", "a", "--join", key, "--peer", peer]);
+    const b = await startNode(join(tmp.dir, "b"), [...QUIET, "--name", "b", "--join", key, "--peer", peer]);
     const start = await until([m, a, b], agreed(3));
     assert.equal(start[0].master_id, start[0].node_id, "the first node is master");
     const memberId = start[2].node_id;

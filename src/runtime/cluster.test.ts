@@ -6,23 +6,23 @@ import { join } from "node:path";
 import { generateClusterKey } from "../net/index.js";
 import { spawnSync } from "node:child_process";
 import { TESSERA_BIN, tempDir } from "../testing/paths.js";
-import { agreed, killAll, startNode, state, streamedIndexes, until } from "../testing/cluster-procs.js";
+import { agreed, killAll, startNode, state, streamedIndexes, until, QUIET } from "../testing/cluster-procs.js";
 
 test("five nodes converge; the master fails over; a restarted node keeps its id and catches up; strangers stay out", { timeout: 240_000 }, async (t) => {
   const tmp = tempDir();
   const key = generateClusterKey();
   try {
-    const first = await startNode(join(tmp.dir, "n0"), ["--name", "n0", "--join", key]);
+    const first = await startNode(join(tmp.dir, "n0"), [...QUIET, "--name", "n0", "--join", key]);
     const peer = ["--peer", `127.0.0.1:${first.port}`];
     const nodes = [first];
-    for (let i = 1; i < 5; i++) nodes.push(await startNode(join(tmp.dir, `n${i}`), ["--name", `n${i}`, "--join", key, ...peer]));
+    for (let i = 1; i < 5; i++) nodes.push(await startNode(join(tmp.dir, `n${i}`), [...QUIET, "--name", `n${i}`, "--join", key, ...peer]));
 
     const converged = await until(nodes, agreed(5));
     assert.equal(new Set(converged.map((s) => s.master_id)).size, 1);
 
     // Strangers: another key, and an open node, never appear in the cluster's state.
-    const stranger = await startNode(join(tmp.dir, "x"), ["--name", "stranger", "--join", generateClusterKey(), ...peer]);
-    const open = await startNode(join(tmp.dir, "o"), ["--name", "open", "--open", ...peer]);
+    const stranger = await startNode(join(tmp.dir, "x"), [...QUIET, "--name", "stranger", "--join", generateClusterKey(), ...peer]);
+    const open = await startNode(join(tmp.dir, "o"), [...QUIET, "--name", "open", "--open", ...peer]);
     await new Promise((r) => setTimeout(r, 3000));
     for (const s of await Promise.all(nodes.map(state))) {
       assert.equal(Object.keys(s.nodes).length, 5, "only the five keyed nodes are members");
@@ -55,7 +55,7 @@ test("five nodes converge; the master fails over; a restarted node keeps its id 
 
     // Restart the killed node with its data dir: same peer id, and it catches up.
     // No --peer: it redials the members its persisted log knows (the first node's address is gone).
-    const back = await startNode(victim.dataDir, ["--name", "back"]);
+    const back = await startNode(victim.dataDir, [...QUIET, "--name", "back"]);
     const rejoined = await until([...survivors, back], agreed(5));
     assert.equal(rejoined.at(-1)!.node_id, masterId, "the restarted node kept its peer id");
 

@@ -9,6 +9,7 @@ import {
   sequenceAll, shouldStandForElection, stateHash, StaleTermEvent,
   type ClusterState, type Command, type Event, type IndexedEvent, type MasterClaim, type SequencerState,
 } from "../cluster/index.js";
+import { telemetryWorthRecording } from "../devices/telemetry-coalesce.js";
 import { decidePlacement } from "../placement/place-instance.js";
 import { planRecovery } from "../placement/recovery.js";
 import { createHost, loadClusterKey, loadOrCreateClusterKey, saveClusterKey, type Channel, type TesseraHost } from "../net/index.js";
@@ -60,6 +61,7 @@ export class TesseraNode {
   private readonly peers = new Map<string, PeerView>();
   private readonly dialAttempts = new Map<string, number>();
   private readonly listeners = new Set<Listener>();
+  private readonly proposedListeners = new Set<(events: readonly Event[]) => void>();
   private timers: NodeJS.Timeout[] = [];
   private lastRequest = 0;
   private stopping = false;
@@ -153,8 +155,13 @@ export class TesseraNode {
   async propose(events: readonly Event[]): Promise<void> {
     if (events.length === 0) return;
     await this.serial(async () => {
-      if (this.isMaster) await this.commit(events);
-      else await this.localEvents.publish({ origin: this.nodeId, events: [...events] } as LocalEvents);
+      for (const l of this.proposedListeners) l(events);
+      if (!this.isMaster) return void (await this.localEvents.publish({ origin: this.nodeId, events: [...events] } as LocalEvents));
+      await this.commit(events);
+      // The master's own telemetry must be heard too, not only what the log keeps of it; members ignore
+      // the rest of what the master publishes here, since only a master commits local events.
+      const heard = events.filter((e) => e.type === "NodeTelemetryUpdated" || e.type === "DeviceGPUStateUpdated");
+      if (heard.length > 0) await this.localEvents.publish({ origin: this.nodeId, events: heard } as LocalEvents);
     });
   }
 
@@ -162,6 +169,16 @@ export class TesseraNode {
   async submit(cmd: Command): Promise<void> {
     if (this.isMaster) await this.serial(() => this.onCommand(cmd));
     else await this.commands.publish(cmd);
+  }
+
+  /**
+   * Calls back with every event any member proposes (this node's own included), as it is heard and
+   * before the master decides whether to log it: telemetry history sees every sample this way, while
+   * the log keeps only those that matter.
+   */
+  onProposed(listener: (events: readonly Event[]) => void): () => void {
+    this.proposedListeners.add(listener);
+    return () => this.proposedListeners.delete(listener);
   }
 
   onApplied(listener: Listener): () => void {
@@ -173,6 +190,7 @@ export class TesseraNode {
     this.election.subscribe((msg) => this.serial(() => this.onElection(msg)));
     this.globalEvents.subscribe((msg) => this.serial(() => this.receive(msg.events as readonly IndexedEvent[])));
     this.localEvents.subscribe((msg) => this.serial(async () => {
+      for (const l of this.proposedListeners) l(msg.events as readonly Event[]);
       if (this.isMaster) await this.commit(msg.events as readonly Event[]);
     }));
     this.commands.subscribe((msg) => this.serial(() => this.onCommand(msg)));
@@ -309,8 +327,11 @@ export class TesseraNode {
   }
 
   /** Master only: numbers events, applies them here and publishes them. */
-  private async commit(events: readonly Event[]): Promise<void> {
-    if (!this.sequencer || events.length === 0) return;
+  private async commit(proposed: readonly Event[]): Promise<void> {
+    if (!this.sequencer || proposed.length === 0) return;
+    // Telemetry samples only enter the log when they matter (devices/telemetry-coalesce.ts).
+    const events = proposed.filter((e) => e.type !== "NodeTelemetryUpdated" || telemetryWorthRecording(this.state.nodes[e.nodeId]?.telemetry, e.telemetry));
+    if (events.length === 0) return;
     const { state, indexed } = sequenceAll(this.sequencer, events);
     this.sequencer = state;
     await this.receive(indexed);

@@ -171,7 +171,8 @@ export class InstanceRunner {
     if (this.closed) return;
     if (shutdown && this.reported !== "failed") await this.report("shutdown");
     this.closed = true;
-    this.head?.failAll(`instance ${this.id} was shut down`);
+    // Recoverable: when the master replaced this instance, its requests resume on the successor.
+    this.head?.failAll(`instance ${this.id} was shut down`, true);
     await this.next?.close();
     await this.inbound?.close();
     await this.thread?.close();

@@ -26,6 +26,9 @@ export interface RunnerOptions {
 /** How long a request whose stage was lost waits for the replacement instance to be ready. */
 const RECOVERY_WAIT_MS = 60_000;
 
+/** How long a request on a deleted instance waits to see whether it was replaced. */
+const DELETED_GRACE_MS = 2_000;
+
 /** How long a link or request may wait for this node to learn of its instance from the log. */
 const INSTANCE_WAIT_MS = 10_000;
 
@@ -242,12 +245,17 @@ export class RunnerManager {
   /** Waits for the instance that replaces `lost` (following replacements of replacements) to be ready. */
   private async resumeAfterLoss(lost: Instance, signal: AbortSignal): Promise<{ ok: true; instance: Instance } | { ok: false; error: string }> {
     const deadline = Date.now() + RECOVERY_WAIT_MS;
+    let goneAt: number | undefined;
     while (!signal.aborted && Date.now() < deadline) {
       let id = lost.instanceId;
       for (let next = this.successor(id); next; next = this.successor(id)) id = next.instanceId;
       if (id !== lost.instanceId) {
         const found = this.findReady(id);
         if ("instance" in found) return { ok: true, instance: found.instance };
+      } else if (this.node.state.instances[lost.instanceId] === undefined) {
+        // Deleted with no successor (a user's DELETE): give this node's log a moment to catch up, then stop.
+        goneAt ??= Date.now();
+        if (Date.now() - goneAt > DELETED_GRACE_MS) return { ok: false, error: `instance ${lost.instanceId} was deleted` };
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -4,7 +4,7 @@
 // them) and by count per node. Samples are keyed by their timestamp: the log replayed after a resync,
 // or a catch-up from index 0, adds nothing twice and nothing older than the window.
 import type { LooseRecord } from "../cluster/bounded.js";
-import type { IndexedEvent, NodeId } from "../cluster/events.js";
+import type { Event, IndexedEvent, NodeId } from "../cluster/events.js";
 
 export interface TelemetryPoint {
   /** When the sample was taken, on the sampling node's clock (ms since the epoch). */
@@ -39,7 +39,12 @@ export class TelemetryHistory {
 
   /** Takes in applied events, in log order; `now` is this node's clock. */
   observe(events: readonly IndexedEvent[], now: number): void {
-    for (const { event } of events) {
+    this.observeEvents(events.map((e) => e.event), now);
+  }
+
+  /** Takes in events as proposed (before the master logs, or coalesces, them). */
+  observeEvents(events: readonly Event[], now: number): void {
+    for (const event of events) {
       if (event.type === "DeviceGPUStateUpdated") this.gpus.set(event.nodeId, event.gpus);
       else if (event.type === "NodeTelemetryUpdated") this.add(event.nodeId, event.telemetry, now);
       else if (event.type === "NodeLeft") this.forget(event.nodeId);
@@ -63,6 +68,11 @@ export class TelemetryHistory {
     let drop = Math.max(0, points.length - this.maxPoints);
     while (drop < points.length && points[drop].at < now - this.maxAgeMs) drop++;
     if (drop > 0) points.splice(0, drop);
+  }
+
+  /** The newest sample heard from a node, if any. */
+  latest(nodeId: NodeId): TelemetryPoint | undefined {
+    return this.series.get(nodeId)?.at(-1);
   }
 
   /** Drops a node's series (it left the cluster). */

@@ -25,6 +25,8 @@ export interface TelemetryNode {
   readonly applied: readonly IndexedEvent[];
   propose(events: readonly Event[]): Promise<void>;
   onApplied(listener: (events: readonly IndexedEvent[]) => void): () => void;
+  /** Every proposed event as it is heard: the log keeps only telemetry that matters (telemetry-coalesce.ts). */
+  onProposed?(listener: (events: readonly Event[]) => void): () => void;
 }
 
 /** A history that follows the node's applied log from now on, seeded with what it has applied already. */
@@ -35,11 +37,18 @@ export function followHistory(node: TelemetryNode, history = new TelemetryHistor
   };
   history.observe(node.applied, Date.now());
   history.retain(keep);
-  const stop = node.onApplied((events) => {
+  const stopApplied = node.onApplied((events) => {
     history.observe(events, Date.now());
     history.retain(keep);
   });
-  return { history, stop };
+  const stopProposed = node.onProposed?.((events) => history.observeEvents(events, Date.now()));
+  return {
+    history,
+    stop: () => {
+      stopApplied();
+      stopProposed?.();
+    },
+  };
 }
 
 /** The NodeProfileUpdated payload: the profile, the measured CPU backend, and the solver's view of both. */

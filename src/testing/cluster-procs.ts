@@ -7,6 +7,9 @@ import { TESSERA_BIN } from "./paths.js";
 // Short timings so failover fits a test; the defaults are 500 ms / 2.5 s / 10 s.
 export const TIMING = ["--heartbeat-ms", "250", "--master-timeout-ms", "1500", "--node-timeout-ms", "3000"];
 
+/** For tests of the log itself: no telemetry samples or link probes adding events of their own. */
+export const QUIET = ["--telemetry-ms", "0", "--probe-ms", "0"];
+
 export interface RunningNode {
   readonly proc: ChildProcess;
   readonly api: number;

@@ -11,6 +11,7 @@ import { mulberry32 } from "../random/mulberry32.js";
 import { completeStreaming, nodeIds, post, runnersOf, untilReady } from "../testing/api-client.js";
 import { agreed, killAll, startNode, state, until, type RunningNode } from "../testing/cluster-procs.js";
 import { STORIES_260K, TESSERA_BIN, tempDir } from "../testing/paths.js";
+// (nodes[i] and ids[i] stay paired: a restarted node keeps its data dir, so its peer id.)
 
 const TOKENS = 120;
 const ROUNDS = 10;
@@ -78,9 +79,31 @@ test("killing a stage mid-stream: the instance is placed again and the stream co
       await victim.exited;
       nodes[ids.indexOf(victimId)] = await startNode(victim.dataDir, args(ids.indexOf(victimId)));
       await until(nodes, agreed(4));
+      // A rejoined node's profile is published again; until then the solver cannot use it.
+      await until(nodes, (states) => states.every((st) => Object.values(st.nodes).every((n) => (n as { device?: { placement?: unknown } }).device?.placement !== undefined)), 60_000);
       await untilReady(nodes, [instanceId]);
     }
     t.diagnostic(`${ROUNDS}/${ROUNDS} streams completed exactly; longest pause per round: ${pauses.join(", ")} ms`);
+
+    // An instance that needs all four nodes cannot be placed again after a kill: the stream ends with the
+    // solver's reason instead of waiting, and new requests are refused with it.
+    const tight = await post(nodes[0], "/instance", { model: STORIES_260K, instance_id: "tight", constraints: { min_nodes: 4 } });
+    assert.equal(tight.status, 201, JSON.stringify(tight.body));
+    await untilReady(nodes, ["tight"]);
+    const tightState = (await state(nodes[0])) as unknown as { instances: Record<string, InstanceView> };
+    const head = tightState.instances["tight"].placement[0].nodeId;
+    const victim = nodes[ids.indexOf(tightState.instances["tight"].placement[2].nodeId)];
+    const client = nodes.find((n, i) => ids[i] !== head && n !== victim)!;
+    let killedAt = 0;
+    const ended = await completeStreaming(client, "/v1/completions", { model: "tight", prompt, max_tokens: TOKENS, temperature: 0 }, (n) => {
+      if (n === 10) {
+        killedAt = Date.now();
+        victim.proc.kill("SIGKILL");
+      }
+    });
+    t.diagnostic(`no placement left: the stream ended ${Date.now() - killedAt} ms after the kill: ${ended.error}`);
+    assert.match(ended.error ?? "", /no longer fits on the nodes left: not_enough_devices/);
+    assert.deepEqual(ended.tokens, want.tokens.slice(0, ended.tokens.length), "what was streamed before is intact");
   } finally {
     await killAll();
     tmp.cleanup();

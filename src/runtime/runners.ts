@@ -8,6 +8,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import type { Stream, Connection } from "@libp2p/interface";
 import { runnerKey, type DeepReadonly, type Instance } from "../cluster/index.js";
 import { FramedStream, type Frame } from "../net/index.js";
+import { planRecovery } from "../placement/recovery.js";
 import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame } from "../shard/protocol.js";
 import { GenerationError, type GenerateEvent, type GenerateRequest, type GenerateSink } from "./head.js";
 import { GenerateEventSchema, INFER_LIMITS, INFER_PROTOCOL, InferRequestSchema, type InferRequest } from "./infer-protocol.js";
@@ -25,6 +26,12 @@ export interface RunnerOptions {
 
 /** How long a request whose stage was lost waits for the replacement instance to be ready. */
 const RECOVERY_WAIT_MS = 60_000;
+
+/**
+ * How long the state must say "no placement is left" before a waiting request gives up: long enough for
+ * a node that just (re)joined to publish its profile and become usable.
+ */
+const STRANDED_GRACE_MS = 10_000;
 
 /** How long a request on a deleted instance waits to see whether it was replaced. */
 const DELETED_GRACE_MS = 2_000;
@@ -246,7 +253,17 @@ export class RunnerManager {
   private async resumeAfterLoss(lost: Instance, signal: AbortSignal): Promise<{ ok: true; instance: Instance } | { ok: false; error: string }> {
     const deadline = Date.now() + RECOVERY_WAIT_MS;
     let goneAt: number | undefined;
+    let strandedAt: number | undefined;
     while (!signal.aborted && Date.now() < deadline) {
+      // The master's recovery is a pure function of the state this node shares: if it finds no placement
+      // here, the master finds none either, and the request can end now with the solver's reason.
+      const stranded = planRecovery(this.node.state).stranded.find((x) => x.instanceId === lost.instanceId);
+      if (stranded) {
+        strandedAt ??= Date.now();
+        if (Date.now() - strandedAt > STRANDED_GRACE_MS) return { ok: false, error: `the model no longer fits on the nodes left: ${stranded.detail}` };
+      } else {
+        strandedAt = undefined;
+      }
       let id = lost.instanceId;
       for (let next = this.successor(id); next; next = this.successor(id)) id = next.instanceId;
       if (id !== lost.instanceId) {

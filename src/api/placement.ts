@@ -61,7 +61,7 @@ function describe(state: ClusterState, p: PlacementOk): unknown {
 export async function instancePreviews(node: TesseraNode, runners: RunnerManager, req: PlanRequest, count: number): Promise<unknown> {
   const needs = await needsFor(runners, req);
   const state = node.state;
-  const { devices, unknown } = devicesFromState(state);
+  const { devices, unknown } = devicesFromState(state, needs.weightType);
   const p = previews(needs, devices, linksFromState(state), constraintsOf(req), count);
   const reasons = [...p.best.reasons, ...unknown].map((r) => ({ node_id: r.nodeId, name: state.nodes[r.nodeId]?.name ?? r.nodeId, status: r.status, detail: r.detail }));
   return {

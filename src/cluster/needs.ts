@@ -24,6 +24,7 @@ export const ModelNeedsSchema = z
     hiddenBytesPerToken: Bytes,
     contextLength: z.number().int().min(1).max(1 << 24),
     sequences: z.number().int().min(1).max(1024),
+    weightType: z.string().min(1).max(16).regex(/^[A-Za-z0-9_]+$/).optional(),
   })
   .refine((n) => n.layerBytes.length === n.layers && n.layerFlopsPerToken.length === n.layers, "one entry per layer in layerBytes and layerFlopsPerToken");
 

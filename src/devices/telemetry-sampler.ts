@@ -54,6 +54,8 @@ type ThermalPart = TelemetrySample["thermal"];
 
 export class TelemetrySampler {
   private cpu: CpuTimes | null = null;
+  /** This process's CPU time (µs, all threads) and the wall clock (ms) at the previous sample. */
+  private own: { readonly cpuUs: number; readonly at: number } | null = null;
   private rapl: RaplReading | null = null;
   private sysfs: SysfsSnapshot | null = null;
   private samples = 0;
@@ -69,6 +71,7 @@ export class TelemetrySampler {
 
   /** Takes the counter baselines, so the first sample() has rates over a known interval. */
   async prime(): Promise<void> {
+    this.own = ownCpu();
     [this.cpu, this.rapl] = await Promise.all([this.readCpuTimes(), this.readRapl()]);
   }
 
@@ -81,6 +84,11 @@ export class TelemetrySampler {
       this.readGpus(),
     ]);
     const utilisation = cpuUtilisation(this.cpu, cpuTimes);
+    const own = ownCpu();
+    const ownUtilisation = this.own && own.at > this.own.at
+      ? Math.min(1, (own.cpuUs - this.own.cpuUs) / 1000 / ((own.at - this.own.at) * os.availableParallelism()))
+      : null;
+    this.own = own;
     const cpuPowerW = raplWatts(this.rapl, rapl);
     this.cpu = cpuTimes ?? this.cpu;
     this.rapl = rapl ?? this.rapl;
@@ -89,7 +97,7 @@ export class TelemetrySampler {
     return {
       at: this.src.now(),
       memory,
-      cpu: { utilisation, load1: this.src.platform === "win32" ? null : os.loadavg()[0], logicalCores: logical },
+      cpu: { utilisation, ownUtilisation, load1: this.src.platform === "win32" ? null : os.loadavg()[0], logicalCores: logical },
       power: { ...powerThermal.power, cpuPowerW },
       thermal: powerThermal.thermal,
       gpus,
@@ -222,4 +230,10 @@ export class TelemetrySampler {
     this.notes.set(command, r.detail);
     return null;
   }
+}
+
+/** CPU time this process has used (user + system, every thread, µs) and when it was read (ms). */
+function ownCpu(): { cpuUs: number; at: number } {
+  const u = process.cpuUsage();
+  return { cpuUs: u.user + u.system, at: performance.now() };
 }

@@ -28,6 +28,8 @@ export interface TelemetrySample {
   readonly cpu: {
     /** Busy fraction of all CPUs since the previous sample, 0..1; null for the first sample. */
     readonly utilisation: number | null;
+    /** The part of `utilisation` that is this Tessera process (its stages included), same scale. */
+    readonly ownUtilisation?: number | null;
     readonly load1: number | null;
     readonly logicalCores: number;
   };
@@ -173,7 +175,7 @@ export function telemetryRecord(s: TelemetrySample): LooseRecord {
   return {
     at: s.at,
     memory: { totalBytes: s.memory.totalBytes, availableBytes: s.memory.availableBytes },
-    cpu: { utilisation: finite(s.cpu.utilisation), load1: finite(s.cpu.load1), logicalCores: s.cpu.logicalCores },
+    cpu: { utilisation: finite(s.cpu.utilisation), ownUtilisation: finite(s.cpu.ownUtilisation ?? null), load1: finite(s.cpu.load1), logicalCores: s.cpu.logicalCores },
     power: {
       source: s.power.source,
       batteryPercent: finite(s.power.batteryPercent),

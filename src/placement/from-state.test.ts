@@ -39,6 +39,21 @@ test("devices come from published profiles, refreshed by the latest telemetry; n
   assert.deepEqual(unknown.map((u) => u.nodeId), ["c", "d"]);
 });
 
+test("a model's weight type picks the rate measured for it, capped by memory reads", () => {
+  const device = { ...published(8, 3), benchmark: { q8_0GBs: 5, q4_KGBs: 3, memoryReadGBs: 4.5 } };
+  const s = stateWith([node("a", { device })]);
+  const rate = (t?: string) => devicesFromState(s, t).devices[0].backends[0].weightBytesPerSec;
+  assert.equal(rate("Q8_0"), 4.5 * GB, "Q8_0 measured 5 GB/s, but reads cap it");
+  assert.equal(rate("Q4_K"), 3 * GB);
+  assert.equal(rate("F16"), 3 * GB, "unmeasured types keep the published rate");
+  assert.equal(rate(undefined), 3 * GB);
+});
+
+test("the node's own Tessera work does not derate it", () => {
+  const s = stateWith([node("a", { device: published(8, 5), telemetry: { cpu: { utilisation: 0.7, ownUtilisation: 0.5 } } })]);
+  assert.ok(Math.abs(devicesFromState(s).devices[0].utilisation - 0.2) < 1e-12);
+});
+
 test("telemetry of the wrong shape is ignored field by field", () => {
   const s = stateWith([node("a", { device: published(8, 5), telemetry: { memory: "lots", cpu: { utilisation: "high" }, thermal: { state: "melting" } } })]);
   const [d] = devicesFromState(s).devices;

@@ -26,7 +26,10 @@ const num = (v: LooseValue | undefined): number | undefined => (typeof v === "nu
 function refreshed(base: z.infer<typeof PublishedDeviceSchema>, telemetry: LooseRecord | undefined): Omit<DeviceProfile, "id" | "name"> {
   const t = rec(telemetry);
   const available = num(rec(t["memory"])["availableBytes"]);
-  const utilisation = num(rec(t["cpu"])["utilisation"]);
+  // Derating is for other work: what this node's own Tessera process uses (its stages) does not count.
+  const cpu = rec(t["cpu"]);
+  const total = num(cpu["utilisation"]);
+  const utilisation = total === undefined ? undefined : Math.max(0, total - (num(cpu["ownUtilisation"]) ?? 0));
   const thermal = ThermalSchema.safeParse(rec(t["thermal"])["state"]);
   const power = rec(t["power"]);
   const percent = num(power["batteryPercent"]);
@@ -49,8 +52,25 @@ export interface ClusterDevices {
   readonly unknown: DeviceReason[];
 }
 
-/** Every alive node with a measured device, in node-id order (so ties break the same way everywhere). */
-export function devicesFromState(state: ClusterState): ClusterDevices {
+/**
+ * The measured decode rate for a weight type, where the profile's CPU benchmark has one: Q8_0 and the
+ * 4-bit K-quant were measured; others keep the published (most conservative) rate. Capped by the
+ * measured memory read rate.
+ */
+function rateFor(device: LooseValue | undefined, weightType: string | undefined): number | undefined {
+  const b = rec(rec(device)["benchmark"]);
+  const field = weightType === "Q8_0" ? "q8_0GBs" : weightType === "Q4_K" ? "q4_KGBs" : undefined;
+  const gbs = field === undefined ? undefined : num(b[field]);
+  if (gbs === undefined || gbs <= 0) return undefined;
+  const read = num(b["memoryReadGBs"]);
+  return Math.min(gbs, read ?? gbs) * 1e9;
+}
+
+/**
+ * Every alive node with a measured device, in node-id order (so ties break the same way everywhere).
+ * With the model's dominant weight type, each CPU backend runs at the rate measured for that type.
+ */
+export function devicesFromState(state: ClusterState, weightType?: string): ClusterDevices {
   const devices: DeviceProfile[] = [];
   const unknown: DeviceReason[] = [];
   for (const node of Object.values(state.nodes).sort((a, b) => (a.id < b.id ? -1 : 1))) {
@@ -60,7 +80,10 @@ export function devicesFromState(state: ClusterState): ClusterDevices {
       unknown.push({ nodeId: node.id, status: "no_backend", detail: "no measured profile yet (NodeProfileUpdated)" });
       continue;
     }
-    devices.push({ id: node.id, name: node.name, ...refreshed(published.data, node.telemetry) });
+    const base = refreshed(published.data, node.telemetry);
+    const typed = rateFor(node.device, weightType);
+    const backends = typed === undefined ? base.backends : base.backends.map((b) => (b.kind === "cpu" ? { ...b, weightBytesPerSec: typed } : b));
+    devices.push({ id: node.id, name: node.name, ...base, backends });
   }
   return { devices, unknown };
 }

@@ -2,7 +2,7 @@
 // shape (simulated models we cannot download). Per-layer bytes are summed tensor by tensor because
 // llama.cpp's mixed quantisations (Q4_K_M) give some layers larger types than others.
 import { GgufError, metaOptStringArray, type GgufHeader, type TensorInfo } from "../gguf/format.js";
-import { GgmlType, bytesFor } from "../gguf/types.js";
+import { GgmlType, bytesFor, typeName } from "../gguf/types.js";
 import { configFromMetadata } from "../engine/config.js";
 import type { ModelNeeds } from "./types.js";
 
@@ -42,12 +42,14 @@ export function modelNeeds(header: GgufHeader, opts: NeedsOptions): ModelNeeds {
   const layerBytes = new Array<number>(cfg.layers).fill(0);
   const layerFlops = new Array<number>(cfg.layers).fill(0);
   let sharedBytes = 0;
+  const bytesByType = new Map<string, number>();
   for (const t of header.tensors) {
     const m = /^blk\.(\d+)\./.exec(t.name);
     if (m) {
       const l = Number(m[1]);
       if (l >= cfg.layers) throw new GgufError(`tensor ${t.name} names layer ${l} of a ${cfg.layers}-layer model`);
       layerBytes[l]! += t.byteSize;
+      bytesByType.set(typeName(t.type), (bytesByType.get(typeName(t.type)) ?? 0) + t.byteSize);
       layerFlops[l]! += matmulFlops(t);
     } else if (t.name !== "token_embd.weight" && t.name !== "output.weight" && t.name !== "output_norm.weight") {
       sharedBytes += t.byteSize;
@@ -69,6 +71,7 @@ export function modelNeeds(header: GgufHeader, opts: NeedsOptions): ModelNeeds {
     hiddenBytesPerToken: cfg.dim * HIDDEN_ELEMENT_BYTES,
     contextLength,
     sequences,
+    weightType: [...bytesByType].sort((a, b) => b[1] - a[1])[0]?.[0],
   };
 }
 

@@ -18,7 +18,7 @@ export function constraintsOf(cmd: Pick<PlaceInstanceCommand, "constraints">): C
 }
 
 export function decidePlacement(state: ClusterState, cmd: PlaceInstanceCommand): PlacementDecision {
-  const { devices } = devicesFromState(state);
+  const { devices } = devicesFromState(state, cmd.needs.weightType);
   const needs: ModelNeeds = { ...cmd.needs, layerBytes: [...cmd.needs.layerBytes], layerFlopsPerToken: [...cmd.needs.layerFlopsPerToken] };
   const result = place(needs, devices, linksFromState(state), constraintsOf(cmd));
   if (!result.ok) return { ok: false, detail: `${result.reason}: ${result.detail}` };

@@ -26,6 +26,8 @@ export interface ModelNeeds {
   readonly contextLength: number;
   /** Sequences decoded together; the KV cache and each hop's payload scale with it. */
   readonly sequences: number;
+  /** The ggml type holding most of the layers' bytes (e.g. "Q8_0"): decode speed depends on it. */
+  readonly weightType?: string;
 }
 
 export type BackendKind = "cpu" | "webgpu";

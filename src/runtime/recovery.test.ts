@@ -87,6 +87,14 @@ test("killing a stage mid-stream: the instance is placed again and the stream co
 
     // An instance that needs all four nodes cannot be placed again after a kill: the stream ends with the
     // solver's reason instead of waiting, and new requests are refused with it.
+    // On two shared cores a node can read as fully busy for a moment (others loading): wait until the
+    // solver sees all four usable.
+    const previewUrl = `http://127.0.0.1:${nodes[0].api}/instance/previews?model=${encodeURIComponent(STORIES_260K)}&min_nodes=4`;
+    for (let tries = 0; tries < 120; tries++) {
+      const p = (await (await fetch(previewUrl)).json()) as { failure?: unknown };
+      if (p.failure === undefined) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const tight = await post(nodes[0], "/instance", { model: STORIES_260K, instance_id: "tight", constraints: { min_nodes: 4 } });
     assert.equal(tight.status, 201, JSON.stringify(tight.body));
     await untilReady(nodes, ["tight"]);

@@ -41,7 +41,8 @@ export const LIVE_SOURCES: ProfileSources = {
   readSysfs,
 };
 
-async function bounded<T>(work: () => Promise<T>): Promise<T | null> {
+/** The call's answer, or null when it fails or takes longer than SI_TIMEOUT_MS. */
+export async function bounded<T>(work: () => Promise<T>): Promise<T | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

@@ -8,7 +8,7 @@ import { parseMemInfo } from "./linux-proc.js";
 import { cpuFreqFromSysfs, lowPowerFromSysfs, powerFromSysfs, thermalFromSysfs, type SysfsSnapshot } from "./linux-sysfs.js";
 import { parsePmsetBatt, parsePmsetLowPowerMode, parsePmsetTherm } from "./macos.js";
 import { NVIDIA_SMI_ARGS, parseNvidiaSmiCsv } from "./nvidia-smi.js";
-import { LIVE_SOURCES, type ProfileSources } from "./profile.js";
+import { bounded, LIVE_SOURCES, type ProfileSources } from "./profile.js";
 import { parseRocmSmiJson, ROCM_SMI_ARGS } from "./rocm-smi.js";
 import {
   cpuTimesFromOs, cpuUtilisation, gpuTelemetryFromProfile, isDynamicSysfsPath, parseProcStatCpu, raplWatts,
@@ -21,27 +21,6 @@ const FULL_SYSFS_EVERY = 30;
 /** RAPL package domains looked for: intel-rapl:0..3 (one per socket; AMD's driver uses the same names). */
 const RAPL_PACKAGES = 4;
 const RAPL_DIR = "/sys/class/powercap";
-/** systeminformation shells out on some platforms; none may hold a sample up for long. */
-const SI_TIMEOUT_MS = 3000;
-
-/** The call's answer, or null when it fails or takes longer than SI_TIMEOUT_MS. */
-async function bounded<T>(work: () => Promise<T>): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work(),
-      new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), SI_TIMEOUT_MS);
-        timer.unref();
-      }),
-    ]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export interface SamplerSources extends ProfileSources {
   /** Milliseconds since the epoch. */
   readonly now: () => number;

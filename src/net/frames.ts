@@ -5,6 +5,7 @@
 // lengths are checked against limits before anything is allocated: a hostile peer cannot make us
 // buffer more than one maximal frame.
 import type { ZodType } from "zod";
+import { ByteQueue } from "./byte-queue.js";
 
 export const FRAME_PREFIX_BYTES = 8;
 
@@ -51,8 +52,7 @@ export function bytesF32(bytes: Uint8Array): Float32Array {
 
 /** Accumulates stream chunks and yields whole, validated frames. */
 export class FrameDecoder<H> {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  private readonly queue = new ByteQueue();
 
   constructor(
     private readonly schema: ZodType<H>,
@@ -61,24 +61,19 @@ export class FrameDecoder<H> {
 
   /** Adds bytes; returns the frames now complete. Throws FrameError on a malformed frame. */
   push(chunk: Uint8Array): Frame<H>[] {
-    if (chunk.length > 0) {
-      // Copied into a plain Uint8Array: a transport may reuse its read buffer once the event handler
-      // returns, and a Node Buffer's slice() is a view into a shared pool, not a copy.
-      this.chunks.push(new Uint8Array(chunk));
-      this.buffered += chunk.length;
-    }
+    this.queue.push(chunk);
     const frames: Frame<H>[] = [];
     for (;;) {
-      if (this.buffered < FRAME_PREFIX_BYTES) return frames;
-      const head = this.peek(FRAME_PREFIX_BYTES);
+      if (this.queue.buffered < FRAME_PREFIX_BYTES) return frames;
+      const head = this.queue.peek(FRAME_PREFIX_BYTES);
       const prefix = new DataView(head.buffer, head.byteOffset, head.byteLength);
       const headLen = prefix.getUint32(0, true);
       const payloadLen = prefix.getUint32(4, true);
       if (headLen === 0 || headLen > this.limits.maxHeaderBytes) throw new FrameError(`frame header of ${headLen} bytes (limit ${this.limits.maxHeaderBytes})`);
       if (payloadLen > this.limits.maxPayloadBytes) throw new FrameError(`frame payload of ${payloadLen} bytes (limit ${this.limits.maxPayloadBytes})`);
       const total = FRAME_PREFIX_BYTES + headLen + payloadLen;
-      if (this.buffered < total) return frames;
-      const bytes = this.take(total);
+      if (this.queue.buffered < total) return frames;
+      const bytes = this.queue.take(total);
       let json: unknown;
       try {
         json = JSON.parse(decoder.decode(bytes.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headLen)));
@@ -92,37 +87,5 @@ export class FrameDecoder<H> {
       }
       frames.push({ header: parsed.data, payload: bytes.subarray(FRAME_PREFIX_BYTES + headLen) });
     }
-  }
-
-  /** The first n buffered bytes, copied into one array. */
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0];
-    if (first.length >= n) return first.slice(0, n);
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const c of this.chunks) {
-      const part = c.subarray(0, n - at);
-      out.set(part, at);
-      at += part.length;
-      if (at === n) break;
-    }
-    return out;
-  }
-
-  private take(n: number): Uint8Array {
-    const out = this.peek(n);
-    let left = n;
-    while (left > 0) {
-      const c = this.chunks[0];
-      if (c.length <= left) {
-        this.chunks.shift();
-        left -= c.length;
-      } else {
-        this.chunks[0] = c.subarray(left);
-        left = 0;
-      }
-    }
-    this.buffered -= n;
-    return out;
   }
 }

@@ -11,6 +11,7 @@
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Stream } from "@libp2p/interface";
 import { EventSchema, LIMITS, type ClusterState, type Event, type IndexedEvent } from "../cluster/index.js";
+import { ByteQueue } from "../net/byte-queue.js";
 import { sendBytes } from "../net/stream-send.js";
 import type { TesseraHost } from "../net/index.js";
 
@@ -80,15 +81,13 @@ export function linkEvents(state: ClusterState, self: string, m: LinkMeasurement
 
 /** Bytes arriving on a stream, taken a given count at a time. */
 class ByteReader {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  private readonly queue = new ByteQueue();
   private waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
 
   constructor(stream: Stream) {
     stream.addEventListener("message", (evt) => {
-      this.chunks.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray());
-      this.buffered += evt.data.byteLength;
+      this.queue.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray());
       this.wake();
     });
     stream.addEventListener("close", () => this.fail(new Error("the stream closed")));
@@ -102,7 +101,7 @@ class ByteReader {
   private wake(): void {
     const w = this.waiter;
     if (w === undefined) return;
-    if (this.buffered >= w.n) {
+    if (this.queue.buffered >= w.n) {
       this.waiter = undefined;
       w.resolve();
     } else if (this.failure) {
@@ -113,7 +112,7 @@ class ByteReader {
 
   /** Resolves once `n` bytes are buffered; rejects when the stream ends first. */
   private async need(n: number): Promise<void> {
-    if (this.buffered >= n) return;
+    if (this.queue.buffered >= n) return;
     if (this.failure) throw this.failure;
     await new Promise<void>((resolve, reject) => {
       this.waiter = { n, resolve, reject };
@@ -123,35 +122,13 @@ class ByteReader {
   /** Reads exactly `n` bytes. */
   async read(n: number): Promise<Uint8Array> {
     await this.need(n);
-    const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.chunks[0];
-      const take = Math.min(c.length, n - at);
-      out.set(c.subarray(0, take), at);
-      at += take;
-      if (take === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(take);
-    }
-    this.buffered -= n;
-    return out;
+    return this.queue.take(n);
   }
 
-  /** Consumes `n` bytes whose values do not matter (the payload), without copying them. */
+  /** Consumes `n` bytes whose values do not matter (echo replies, the timed payload). */
   async skip(n: number): Promise<void> {
     await this.need(n);
-    let left = n;
-    while (left > 0) {
-      const c = this.chunks[0];
-      if (c.length <= left) {
-        this.chunks.shift();
-        left -= c.length;
-      } else {
-        this.chunks[0] = c.subarray(left);
-        left = 0;
-      }
-    }
-    this.buffered -= n;
+    this.queue.skip(n);
   }
 }
 

@@ -10,7 +10,7 @@ import { runnerKey, type DeepReadonly, type Instance } from "../cluster/index.js
 import { FramedStream, type Frame } from "../net/index.js";
 import { planRecovery } from "../placement/recovery.js";
 import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame } from "../shard/protocol.js";
-import { GenerationError, type GenerateEvent, type GenerateRequest, type GenerateSink } from "./head.js";
+import type { GenerateEvent, GenerateRequest, GenerateSink } from "./head.js";
 import { GenerateEventSchema, INFER_LIMITS, INFER_PROTOCOL, InferRequestSchema, type InferRequest } from "./infer-protocol.js";
 import type { TesseraNode } from "./node.js";
 import { InstanceRunner, type RunnerContext } from "./runner.js";
@@ -338,4 +338,3 @@ export class RunnerManager {
   }
 }
 
-export { GenerationError };

@@ -1,157 +1,263 @@
-// A minimal OpenAI-compatible surface: POST /v1/chat/completions and /v1/completions, streaming (SSE)
-// or not, plus GET /v1/models. Any node answers: the request runs on a ready instance's head, here or
-// elsewhere. Sampling follows OpenAI's defaults (temperature 1, top_p 1); top_k, min_p and
-// repeat_penalty are accepted as llama.cpp-style extensions. Each response also carries a `tessera`
-// object with the instance id and the generated token ids.
+// The OpenAI-compatible surface: POST /v1/chat/completions and /v1/completions (streamed as SSE in
+// OpenAI's chunk format, or one JSON reply), GET /v1/models and POST /v1/cancel/:id. Any node answers:
+// the request runs on a ready instance's head, here or elsewhere, and a model with no instance is placed
+// first (model-instance.ts). Stop strings are applied here, on the text as it streams (stop-text.ts).
+// Every reply also carries a `tessera` object with the instance id and the generated token ids.
 import { randomUUID } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
-import type { DeepReadonly, Instance } from "../cluster/index.js";
-import type { SamplerOptions } from "../engine/sampler.js";
-import type { FinishReason, GenerateEvent, GenerateRequest, PromptInput } from "../runtime/head.js";
-import type { RunnerManager } from "../runtime/runners.js";
-import { error, HttpError, json, readJson, sse } from "./http.js";
-
-const ContentPart = z.object({ type: z.literal("text"), text: z.string() });
-const MessageSchema = z.object({
-  role: z.enum(["system", "user", "assistant", "developer", "tool"]),
-  content: z.union([z.string(), z.array(ContentPart), z.null()]),
-});
-
-const Sampling = {
-  model: z.string().min(1).max(256),
-  max_tokens: z.number().int().min(0).max(1 << 20).nullish(),
-  max_completion_tokens: z.number().int().min(0).max(1 << 20).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  top_k: z.number().int().min(0).max(1 << 20).nullish(),
-  min_p: z.number().min(0).max(1).nullish(),
-  repeat_penalty: z.number().min(0).max(100).nullish(),
-  seed: z.number().int().min(0).max(0xffffffff).nullish(),
-  stream: z.boolean().nullish(),
-  n: z.literal(1).nullish(),
-};
-
-export const ChatCompletionBody = z.object({ ...Sampling, messages: z.array(MessageSchema).min(1).max(1024) });
-export const CompletionBody = z.object({ ...Sampling, prompt: z.string().max(4 * 1024 * 1024) });
-
-type SamplingFields = { [K in keyof typeof Sampling]?: z.infer<(typeof Sampling)[K]> };
-
-function samplerOf(b: SamplingFields): SamplerOptions {
-  return {
-    temperature: b.temperature ?? 1,
-    topK: b.top_k ?? 0,
-    topP: b.top_p ?? 1,
-    minP: b.min_p ?? 0,
-    repeatPenalty: b.repeat_penalty ?? 1,
-    repeatLastN: 64,
-    seed: b.seed ?? Math.floor(Math.random() * 0xffffffff),
-  };
-}
-
-function contentText(content: z.infer<typeof MessageSchema>["content"]): string {
-  if (content === null) return "";
-  return typeof content === "string" ? content : content.map((p) => p.text).join("");
-}
+import type { Instance } from "../cluster/index.js";
+import { GenerationError, type FinishReason, type GenerateEvent, type GenerateRequest } from "../runtime/head.js";
+import { NoInstanceError, type RunnerManager } from "../runtime/runners.js";
+import type { TesseraNode } from "../runtime/node.js";
+import { TokenizerError } from "../tokenizer/errors.js";
+import { errorBody, HttpError, json, readJson, sendError, sse } from "./http.js";
+import { ClientGone, ModelInstances, type ModelInstanceOptions } from "./model-instance.js";
+import { ChatCompletionBody, chatMessages, CompletionBody, samplerOf, stopsOf } from "./openai-schema.js";
+import { StopText } from "./stop-text.js";
 
 type Kind = "chat" | "text";
 
-function pickInstance(runners: RunnerManager, model: string): DeepReadonly<Instance> {
-  const found = runners.findReady(model);
-  if ("error" in found) throw new HttpError(found.status, found.error, found.status === 404 ? "not_found" : "server_error");
-  return found.instance;
+/** How a generation ended, as the reply reports it. */
+type Outcome =
+  | { readonly ok: true; readonly finishReason: FinishReason; readonly promptTokens: number; readonly completionTokens: number; readonly cancelled: boolean }
+  | { readonly ok: false; readonly status: number; readonly message: string };
+
+/** What a reply does with a generation's progress: stream it, or gather it. */
+interface ReplyWriter {
+  started(): void;
+  text(text: string, tokenIds: readonly number[]): void;
+  end(outcome: Outcome, tokenIds: readonly number[]): void;
 }
 
-/** Runs one completion request and answers it, as one JSON reply or as an SSE stream. */
-async function complete(res: ServerResponse, runners: RunnerManager, kind: Kind, model: string, request: GenerateRequest, stream: boolean): Promise<void> {
-  const instance = pickInstance(runners, model);
-  const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
-  const created = Math.floor(Date.now() / 1000);
-  const object = kind === "chat" ? (stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
-  const abort = new AbortController();
-  res.on("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
+/** A head's refusal of the prompt itself (remote heads report it as text): the client's fault, not ours. */
+const PROMPT_PROBLEM = /^(the prompt|invalid chat template|chat template failed)/;
 
-  const chunk = (text: string, tokenIds: number[], finish: FinishReason | null) => ({
-    id, object, created, model,
-    choices: [kind === "chat"
-      ? { index: 0, delta: finish === null ? { content: text } : {}, finish_reason: finish }
-      : { index: 0, text, finish_reason: finish }],
-    tessera: { instance_id: instance.instanceId, token_ids: tokenIds },
-  });
+function failureStatus(message: string, cause: unknown, started: boolean): number {
+  if (cause instanceof GenerationError || cause instanceof TokenizerError || PROMPT_PROBLEM.test(message)) return 400;
+  if (cause instanceof NoInstanceError || !started) return 503;
+  return 500;
+}
 
-  const tokens: number[] = [];
-  let text = "";
-  const done = new Promise<Extract<GenerateEvent, { kind: "done" | "error" }>>((resolve) => {
-    const sink = (e: GenerateEvent) => {
-      switch (e.kind) {
-        case "start":
-          if (stream) {
-            res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-            if (kind === "chat") sse(res, { id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
-          }
-          return;
-        case "token":
-          tokens.push(e.token);
-          text += e.text;
-          if (stream) sse(res, chunk(e.text, [e.token], null));
-          return;
-        case "text":
-          text += e.text;
-          if (stream) sse(res, chunk(e.text, [], null));
-          return;
-        default:
-          return resolve(e);
-      }
-    };
-    runners.generate(instance, request, sink, abort.signal).catch((err: Error) => resolve({ kind: "error", message: err.message }));
-  });
-  const end = await done;
+interface Completion {
+  readonly id: string;
+  readonly kind: Kind;
+  readonly model: string;
+  readonly instance: Instance;
+  readonly request: GenerateRequest;
+  readonly stops: readonly string[];
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+}
 
-  if (end.kind === "error") {
-    if (res.headersSent) {
-      sse(res, { error: { message: end.message, type: "server_error", code: null } });
-      res.end();
-    } else {
-      error(res, 500, end.message);
+export class OpenAiApi {
+  readonly instances: ModelInstances;
+  /** Completions in progress on this node, by id, for POST /v1/cancel/:id. */
+  private readonly running = new Map<string, () => void>();
+
+  constructor(
+    private readonly node: TesseraNode,
+    private readonly runners: RunnerManager,
+    options: ModelInstanceOptions = {},
+  ) {
+    this.instances = new ModelInstances(node, runners, options);
+  }
+
+  async chatCompletions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req, ChatCompletionBody);
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? 1 << 20;
+    const request: GenerateRequest = { prompt: { kind: "chat", messages: chatMessages(body) }, maxTokens, sampler: samplerOf(body) };
+    await this.complete(res, "chat", body.model, request, stopsOf(body), body.stream === true, body.stream_options?.include_usage === true);
+  }
+
+  async completions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req, CompletionBody);
+    const text = typeof body.prompt === "string" ? body.prompt : body.prompt[0];
+    // OpenAI's default for the legacy completions endpoint is 16 tokens.
+    const request: GenerateRequest = { prompt: { kind: "text", text }, maxTokens: body.max_tokens ?? 16, sampler: samplerOf(body) };
+    await this.complete(res, "text", body.model, request, stopsOf(body), body.stream === true, body.stream_options?.include_usage === true);
+  }
+
+  /** POST /v1/cancel/:id: ends a completion this node is running, as if it had stopped. */
+  cancel(id: string): unknown {
+    const stop = this.running.get(id);
+    if (!stop) throw new HttpError(404, `no completion ${id} is running on this node`, "invalid_request_error", { param: "id", code: "completion_not_found" });
+    stop();
+    return { id, object: "completion.cancelled", cancelled: true };
+  }
+
+  /** GET /v1/models: model files this node can load and models with an instance, marking those running. */
+  async models(): Promise<unknown> {
+    const state = this.node.state;
+    const byId = new Map<string, { id: string; instances: { instance_id: string; model: string; ready: boolean }[] }>();
+    const idOf = (model: string) => model.split(/[\\/]/).at(-1)!.replace(/\.gguf$/i, "");
+    const entry = (id: string) => byId.get(id) ?? byId.set(id, { id, instances: [] }).get(id)!;
+    for (const name of await readdir(this.runners.options.modelsDir).catch(() => [] as string[])) {
+      if (/\.gguf$/i.test(name)) entry(idOf(name));
     }
-    return;
+    for (const i of Object.values(state.instances)) {
+      entry(idOf(i.model)).instances.push({ instance_id: i.instanceId, model: i.model, ready: "instance" in this.runners.findReady(i.instanceId) });
+    }
+    const data = [...byId.values()].sort((a, b) => a.id.localeCompare(b.id)).map((m) => ({
+      id: m.id,
+      object: "model",
+      created: 0,
+      owned_by: "tessera",
+      tessera: { running: m.instances.some((i) => i.ready), instances: m.instances },
+    }));
+    return { object: "list", data };
   }
-  const usage = { prompt_tokens: end.promptTokens, completion_tokens: end.completionTokens, total_tokens: end.promptTokens + end.completionTokens };
-  if (stream) {
-    sse(res, { ...chunk("", [], end.finishReason), usage });
-    sse(res, "[DONE]");
-    res.end();
-    return;
+
+  private async complete(res: ServerResponse, kind: Kind, model: string, request: GenerateRequest, stops: readonly string[], stream: boolean, includeUsage: boolean): Promise<void> {
+    const clientGone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) clientGone.abort();
+    });
+    let instance: Instance;
+    try {
+      instance = await this.instances.instanceFor(model, clientGone.signal);
+    } catch (e) {
+      if (e instanceof ClientGone) return;
+      throw e;
+    }
+    const c: Completion = { id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`, kind, model, instance, request, stops, stream, includeUsage };
+    const writer = stream ? streamWriter(res, c) : jsonWriter(res, c);
+    await this.run(c, writer, clientGone.signal);
   }
-  const choice = kind === "chat"
-    ? { index: 0, message: { role: "assistant", content: text }, finish_reason: end.finishReason }
-    : { index: 0, text, finish_reason: end.finishReason };
-  json(res, 200, { id, object, created, model, choices: [choice], usage, tessera: { instance_id: instance.instanceId, token_ids: tokens } });
+
+  /** Runs the generation through the stop filter into the writer; resolves once the reply is written. */
+  private run(c: Completion, writer: ReplyWriter, clientGone: AbortSignal): Promise<void> {
+    const generation = new AbortController();
+    const filter = new StopText(c.stops);
+    const tokenIds: number[] = [];
+    let unsent: number[] = [];
+    let promptTokens = 0;
+    let started = false;
+    let ended = false;
+    return new Promise<void>((resolve) => {
+      const release = (text: string, ids: readonly number[]) => {
+        unsent.push(...ids);
+        if (text.length === 0) return;
+        writer.text(text, unsent);
+        unsent = [];
+      };
+      const end = (outcome: Outcome) => {
+        if (ended) return;
+        ended = true;
+        this.running.delete(c.id);
+        // Stops every stage: a stop string or a cancel ends the sequence early, and aborting frees it.
+        generation.abort();
+        if (!clientGone.aborted) writer.end(outcome, unsent);
+        resolve();
+      };
+      // The request ends here, with the tokens it has: a stop string, POST /v1/cancel, or a closed connection.
+      const stopNow = (cancelled: boolean) => end({ ok: true, finishReason: "stop", promptTokens, completionTokens: tokenIds.length, cancelled });
+      this.running.set(c.id, () => {
+        if (!ended) release(filter.flush(), []);
+        stopNow(true);
+      });
+      clientGone.addEventListener("abort", () => stopNow(true), { once: true });
+
+      const sink = (e: GenerateEvent) => {
+        if (ended) return;
+        switch (e.kind) {
+          case "start":
+            started = true;
+            promptTokens = e.promptTokens;
+            return writer.started();
+          case "token":
+            tokenIds.push(e.token);
+            release(filter.push(e.text), [e.token]);
+            if (filter.stopped) stopNow(false);
+            return;
+          case "text":
+            release(filter.push(e.text), []);
+            if (filter.stopped) stopNow(false);
+            return;
+          case "done":
+            release(filter.flush(), []);
+            return end({ ok: true, finishReason: e.finishReason, promptTokens: e.promptTokens, completionTokens: e.completionTokens, cancelled: false });
+          case "error":
+            return end({ ok: false, status: failureStatus(e.message, undefined, started), message: e.message });
+        }
+      };
+      this.runners.generate(c.instance, c.request, sink, generation.signal).catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        end({ ok: false, status: failureStatus(message, err, started), message });
+      });
+    });
+  }
 }
 
-export async function chatCompletions(req: IncomingMessage, res: ServerResponse, runners: RunnerManager): Promise<void> {
-  const body = await readJson(req, ChatCompletionBody);
-  const prompt: PromptInput = { kind: "chat", messages: body.messages.map((m) => ({ role: m.role, content: contentText(m.content) })) };
-  const request: GenerateRequest = { prompt, maxTokens: body.max_completion_tokens ?? body.max_tokens ?? 1 << 20, sampler: samplerOf(body) };
-  await complete(res, runners, "chat", body.model, request, body.stream === true);
+const usageOf = (o: Extract<Outcome, { ok: true }>) => ({ prompt_tokens: o.promptTokens, completion_tokens: o.completionTokens, total_tokens: o.promptTokens + o.completionTokens });
+
+const tesseraOf = (c: Completion, tokenIds: readonly number[], cancelled = false) => ({
+  instance_id: c.instance.instanceId,
+  token_ids: tokenIds,
+  ...(cancelled ? { cancelled } : {}),
+});
+
+/** One JSON reply once the generation ends. */
+function jsonWriter(res: ServerResponse, c: Completion): ReplyWriter {
+  let text = "";
+  const ids: number[] = [];
+  return {
+    started: () => {},
+    text: (t, tokenIds) => {
+      text += t;
+      ids.push(...tokenIds);
+    },
+    end: (o, tokenIds) => {
+      ids.push(...tokenIds);
+      if (!o.ok) return sendError(res, new HttpError(o.status, o.message));
+      const created = Math.floor(Date.now() / 1000);
+      const choice = c.kind === "chat"
+        ? { index: 0, message: { role: "assistant", content: text, refusal: null }, logprobs: null, finish_reason: o.finishReason }
+        : { index: 0, text, logprobs: null, finish_reason: o.finishReason };
+      json(res, 200, {
+        id: c.id, object: c.kind === "chat" ? "chat.completion" : "text_completion", created, model: c.model,
+        choices: [choice], usage: usageOf(o), tessera: tesseraOf(c, ids, o.cancelled),
+      });
+    },
+  };
 }
 
-export async function completions(req: IncomingMessage, res: ServerResponse, runners: RunnerManager): Promise<void> {
-  const body = await readJson(req, CompletionBody);
-  const request: GenerateRequest = { prompt: { kind: "text", text: body.prompt }, maxTokens: body.max_tokens ?? 16, sampler: samplerOf(body) };
-  await complete(res, runners, "text", body.model, request, body.stream === true);
-}
-
-export function listModels(runners: RunnerManager): unknown {
-  const state = runners.node.state;
-  const data = Object.values(state.instances).map((i) => ({
-    id: i.model.split(/[\\/]/).at(-1)!.replace(/\.gguf$/i, ""),
-    object: "model",
-    created: 0,
-    owned_by: "tessera",
-    tessera: { instance_id: i.instanceId, model: i.model, ready: !("error" in runners.findReady(i.instanceId)) },
-  }));
-  return { object: "list", data };
+/**
+ * Server-sent events in OpenAI's chunk format: (chat) a first chunk with the role, one chunk per piece
+ * of text, a last chunk with the finish reason, then with stream_options.include_usage one chunk with
+ * no choices and the usage, and `data: [DONE]`. Errors before the first token keep their HTTP status.
+ */
+function streamWriter(res: ServerResponse, c: Completion): ReplyWriter {
+  const created = Math.floor(Date.now() / 1000);
+  const object = c.kind === "chat" ? "chat.completion.chunk" : "text_completion";
+  const chunk = (choices: unknown[], tokenIds: readonly number[], extra: { usage?: unknown; cancelled?: boolean } = {}) => ({
+    id: c.id, object, created, model: c.model, choices,
+    ...(extra.usage ? { usage: extra.usage } : {}),
+    tessera: tesseraOf(c, tokenIds, extra.cancelled === true),
+  });
+  const piece = (text: string, finish: FinishReason | null) =>
+    c.kind === "chat"
+      ? { index: 0, delta: finish === null ? { content: text } : {}, logprobs: null, finish_reason: finish }
+      : { index: 0, text, logprobs: null, finish_reason: finish };
+  const open = () => {
+    if (res.headersSent) return;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    if (c.kind === "chat") sse(res, chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], []));
+  };
+  return {
+    started: open,
+    text: (t, tokenIds) => sse(res, chunk([piece(t, null)], tokenIds)),
+    end: (o, tokenIds) => {
+      if (!o.ok) {
+        if (!res.headersSent) return sendError(res, new HttpError(o.status, o.message));
+        sse(res, errorBody(o.message, o.status >= 500 ? "server_error" : "invalid_request_error"));
+        return void res.end();
+      }
+      open();
+      sse(res, chunk([piece("", o.finishReason)], tokenIds, { cancelled: o.cancelled }));
+      if (c.includeUsage) sse(res, chunk([], [], { usage: usageOf(o) }));
+      sse(res, "[DONE]");
+      res.end();
+    },
+  };
 }

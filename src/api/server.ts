@@ -4,11 +4,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { IndexedEvent } from "../cluster/index.js";
 import type { TesseraNode } from "../runtime/node.js";
 import type { RunnerManager } from "../runtime/runners.js";
-import { error, HttpError, json, readJson } from "./http.js";
+import { error, HttpError, json, readJson, sendError } from "./http.js";
 import { createInstance, CreateInstanceBody, deleteInstance } from "./instances.js";
 import { instancePreviews, type PlanRequest } from "./placement.js";
-import { chatCompletions, completions, listModels } from "./openai.js";
+import { pingPeer, sendToPeer } from "./peers.js";
+import { OpenAiApi } from "./openai.js";
+import { apiKeyCheck } from "./auth.js";
+import type { ModelInstanceOptions } from "./model-instance.js";
 import { TelemetryApi } from "./telemetry.js";
+import { isDashboardPath, serveDashboard } from "../dashboard/serve.js";
+import { predictionsFor } from "../dashboard/predictions.js";
 import { followHistory } from "../runtime/telemetry.js";
 import type { TelemetryHistory } from "../runtime/telemetry-history.js";
 
@@ -74,35 +79,54 @@ function planQuery(url: URL): PlanRequest {
 
 const countQuery = (url: URL): number => intQuery(url, "count", 1, 16) ?? 3;
 
-async function route(node: TesseraNode, runners: RunnerManager, telemetry: TelemetryApi, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function route(node: TesseraNode, runners: RunnerManager, telemetry: TelemetryApi, req: IncomingMessage, res: ServerResponse, url: URL, openai: OpenAiApi): Promise<void> {
   const method = req.method ?? "GET";
   const path = url.pathname;
+  // The dashboard's static files (/, /dashboard/*); its data comes from the routes below.
+  if (isDashboardPath(path)) return serveDashboard(method, path, res);
   if (await telemetry.handle(method, path, url, res)) return;
   const instanceMatch = /^\/instance\/([^/]+)$/.exec(path);
   if (method === "GET" && path === "/node_id") return json(res, 200, { node_id: node.nodeId });
   if (method === "GET" && path === "/state") return json(res, 200, stateView(node, telemetry.history));
   if (method === "GET" && path === "/events") return streamEvents(node, req, res, url);
-  if (method === "GET" && path === "/v1/models") return json(res, 200, listModels(runners));
-  if (method === "GET" && path === "/runners") return json(res, 200, { node_id: node.nodeId, runners: runners.describe() });
+  if (method === "GET" && path === "/v1/models") return json(res, 200, await openai.models());
+  if (method === "GET" && path === "/runners") return json(res, 200, { node_id: node.nodeId, runners: runners.describe(), model_bytes_served: runners.holdings.bytesServed });
+  if (method === "GET" && path === "/instance/predictions") return json(res, 200, await predictionsFor(node.state, runners));
   if (method === "GET" && path === "/instance/previews") return json(res, 200, await instancePreviews(node, runners, planQuery(url), countQuery(url)));
   if (method === "POST" && path === "/instance") return json(res, 201, await createInstance(node, runners, await readJson(req, CreateInstanceBody)));
   if (method === "DELETE" && instanceMatch) return json(res, 200, await deleteInstance(node, decodeURIComponent(instanceMatch[1])));
-  if (method === "POST" && path === "/v1/chat/completions") return chatCompletions(req, res, runners);
-  if (method === "POST" && path === "/v1/completions") return completions(req, res, runners);
+  if (method === "POST" && path === "/v1/chat/completions") return openai.chatCompletions(req, res);
+  if (method === "POST" && path === "/v1/completions") return openai.completions(req, res);
+  const cancelMatch = /^\/v1\/cancel\/([^/]+)$/.exec(path);
+  if (method === "POST" && cancelMatch) return json(res, 200, openai.cancel(decodeURIComponent(cancelMatch[1])));
+  const peerMatch = /^\/peers\/([^/]+)\/(send|ping)$/.exec(path);
+  if (method === "POST" && peerMatch?.[2] === "send") return json(res, 200, await sendToPeer(node, peerMatch[1], req));
+  if (method === "POST" && peerMatch?.[2] === "ping") return json(res, 200, await pingPeer(node, peerMatch[1], req));
   const known = ["/node_id", "/state", "/events", "/v1/models", "/runners", "/instance/previews", "/instance", "/v1/chat/completions", "/v1/completions"];
-  if (known.includes(path) || instanceMatch) return error(res, 405, `${method} is not allowed on ${path}`);
-  return error(res, 404, `no route ${path}`, "not_found");
+  if (known.includes(path) || instanceMatch || peerMatch || cancelMatch) return error(res, 405, `${method} is not allowed on ${path}`);
+  return error(res, 404, `no route ${path}`, "invalid_request_error", { code: "not_found" });
+}
+
+export interface ApiOptions {
+  /** With a key, every route but the dashboard's static files needs `Authorization: Bearer KEY`. */
+  readonly apiKey?: string;
+  /** How long completion requests wait for a model's instance to be placed and ready. */
+  readonly instances?: ModelInstanceOptions;
 }
 
 /** `telemetry` defaults to one following the node's log with a 10 s staleness limit. */
-export function createApiServer(node: TesseraNode, runners: RunnerManager, telemetry?: TelemetryApi): Server {
+export function createApiServer(node: TesseraNode, runners: RunnerManager, telemetry?: TelemetryApi, options: ApiOptions = {}): Server {
   const t = telemetry ?? new TelemetryApi(node, followHistory(node).history, { staleMs: 10_000 });
+  const openai = new OpenAiApi(node, runners, options.instances);
+  const authorize = apiKeyCheck(options.apiKey);
   return createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    route(node, runners, t, req, res, url).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : 500;
-      const message = e instanceof Error ? e.message : String(e);
-      if (!res.headersSent) error(res, status, message, e instanceof HttpError ? e.type : "server_error");
+    const handled = (async () => {
+      authorize(req, url.pathname);
+      await route(node, runners, t, req, res, url, openai);
+    })();
+    handled.catch((e: unknown) => {
+      if (!res.headersSent) sendError(res, e);
       else res.end();
     });
   });

@@ -24,6 +24,16 @@ export function parseFlags<T extends Options>(argv: string[], options: T) {
   }
 }
 
+/** Like parseFlags, for commands that also take positional arguments (`tessera send <node-id> <text>`). */
+export function parseCommand<T extends Options>(argv: string[], options: T) {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    return { values, positionals };
+  } catch (e) {
+    throw new CliError(e instanceof Error ? e.message : String(e), 2);
+  }
+}
+
 export function numberFlag(value: string | undefined, flag: string, fallback: number, check: (n: number) => boolean = () => true): number {
   if (value === undefined) return fallback;
   const n = Number(value);

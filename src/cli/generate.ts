@@ -1,12 +1,14 @@
 // `tessera generate`: one prompt, one device, text streamed to stdout.
 import { CpuBackend } from "../engine/backends/cpu/index.js";
+import { createBackend, isBackendChoice } from "../engine/backends/select.js";
 import { loadModel, generate } from "../engine/generate.js";
 import { DEFAULT_SAMPLER, type SamplerOptions } from "../engine/sampler.js";
 import { renderChat, chatTemplateFromGguf } from "../tokenizer/chat.js";
 import { CliError, defaultModelPath, defaultThreads, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
 
 export const GENERATE_USAGE = `tessera generate [--model FILE] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K]
-                 [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--chat] [--json]`;
+                 [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--chat] [--json]
+                 [--backend cpu|webgpu|auto] [--gpu N]`;
 
 export async function generateCommand(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
@@ -23,6 +25,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     ctx: { type: "string" },
     chat: { type: "boolean" },
     json: { type: "boolean" },
+    backend: { type: "string" },
+    gpu: { type: "string" },
   });
   const modelPath = requireFile(f.model ?? defaultModelPath(), "model");
   const prompt = f.prompt ?? "Once upon a time";
@@ -38,12 +42,15 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed: numberFlag(f.seed, "seed", Math.floor(Math.random() * 2 ** 32), (n) => isNonNegativeInt(n) && n < 2 ** 32),
   };
 
-  const backend = new CpuBackend({ threads });
+  const backendName = f.backend ?? "cpu";
+  if (!isBackendChoice(backendName)) throw new CliError(`invalid value for --backend: ${JSON.stringify(backendName)} (cpu, webgpu or auto)`, 2);
+  const gpu = f.gpu === undefined ? undefined : numberFlag(f.gpu, "gpu", 0, isNonNegativeInt);
+  const backend = await createBackend({ backend: backendName, gpu, threads });
   let model;
   try {
     model = await loadModel(modelPath, backend);
   } catch (e) {
-    await backend.dispose();
+    await backend.dispose?.();
     throw e;
   }
   try {
@@ -73,7 +80,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
           tokens: result.tokens,
           text: result.text,
           stop_reason: result.stopReason,
-          threads: backend.threads,
+          backend: backend.name,
+          threads: backend instanceof CpuBackend ? backend.threads : undefined,
           timings: {
             prefill_ms: result.timings.prefillMs,
             decode_ms: result.timings.decodeMs,
@@ -92,6 +100,6 @@ export async function generateCommand(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await model.close();
-    await backend.dispose();
+    await backend.dispose?.();
   }
 }

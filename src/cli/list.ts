@@ -3,8 +3,9 @@ import { DEFAULT_API_PORT } from "../api/server.js";
 import type { LooseRecord } from "../cluster/bounded.js";
 import { readTelemetry } from "../devices/telemetry.js";
 import { CliError, parseFlags } from "./args.js";
+import { apiTarget } from "./config.js";
 
-export const LIST_USAGE = "tessera list [--api URL] [--json]";
+export const LIST_USAGE = "tessera list [--api URL] [--api-key KEY] [--json]";
 
 interface NodeRow {
   readonly id: string;
@@ -30,11 +31,12 @@ export function telemetrySummary(record: LooseRecord | undefined): string {
 }
 
 export async function listCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { api: { type: "string" }, json: { type: "boolean" } });
-  const api = f.api ?? `http://127.0.0.1:${DEFAULT_API_PORT}`;
+  const f = parseFlags(argv, { api: { type: "string" }, "api-key": { type: "string" }, json: { type: "boolean" } });
+  const target = apiTarget(f, DEFAULT_API_PORT);
+  const api = target.url;
   let state: { nodes: Record<string, NodeRow>; master_id: string | null };
   try {
-    const res = await fetch(new URL("/state", api));
+    const res = await fetch(new URL("/state", api), { headers: target.headers });
     if (!res.ok) throw new CliError(`${api} answered ${res.status}`);
     state = (await res.json()) as typeof state;
   } catch (e) {

@@ -7,6 +7,10 @@ import { startCommand, START_USAGE } from "./start.js";
 import { listCommand, LIST_USAGE } from "./list.js";
 import { infoCommand, INFO_USAGE } from "./info.js";
 import { placeCommand, PLACE_USAGE } from "./place.js";
+import { modelsCommand, MODELS_USAGE } from "./models.js";
+import { chatCommand, CHAT_USAGE } from "./chat.js";
+import { sendCommand, SEND_USAGE } from "./send.js";
+import { pingCommand, PING_USAGE } from "./ping.js";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   generate: { run: generateCommand, usage: GENERATE_USAGE },
@@ -16,6 +20,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   list: { run: listCommand, usage: LIST_USAGE },
   info: { run: infoCommand, usage: INFO_USAGE },
   place: { run: placeCommand, usage: PLACE_USAGE },
+  models: { run: modelsCommand, usage: MODELS_USAGE },
+  chat: { run: chatCommand, usage: CHAT_USAGE },
+  send: { run: sendCommand, usage: SEND_USAGE },
+  ping: { run: pingCommand, usage: PING_USAGE },
 };
 
 function usage(): string {

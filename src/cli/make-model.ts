@@ -1,4 +1,5 @@
 // `tessera make-model`: writes a seeded random-weight model of a given architecture, shape and type.
+import { stat } from "node:fs/promises";
 import type { GgufMetaValue } from "../gguf/format.js";
 import { openGguf } from "../gguf/reader.js";
 import { writeGguf } from "../gguf/writer.js";
@@ -10,7 +11,7 @@ import { CliError, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requ
 
 export const MAKE_MODEL_USAGE = `tessera make-model --arch llama|mistral|qwen2|qwen3 --type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k --out FILE
                    [--dim N --layers N --heads N --kv-heads N --ffn N --head-dim N --ctx N]
-                   [--vocab-from FILE | --vocab spm|gpt2 --vocab-size N --pre NAME] [--tied] [--rope-freqs] [--rope-scale F] [--seed S]`;
+                   [--vocab-from FILE | --vocab spm|gpt2 --vocab-size N --pre NAME] [--tied] [--rope-freqs] [--rope-scale F] [--seed S] [--json]`;
 
 export const TYPE_FLAGS: ReadonlyMap<string, GgmlType> = new Map([
   ["f32", GgmlType.F32], ["f16", GgmlType.F16], ["bf16", GgmlType.BF16], ["q8_0", GgmlType.Q8_0],
@@ -47,6 +48,7 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
     "rope-freqs": { type: "boolean" },
     "rope-scale": { type: "string" },
     seed: { type: "string" },
+    json: { type: "boolean" },
   });
   const arch = f.arch ?? "llama";
   if (!isArchitecture(arch)) {
@@ -88,6 +90,11 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
     throw e;
   }
   await writeGguf(f.out, spec);
+  if (f.json) {
+    const { size } = await stat(f.out);
+    process.stdout.write(JSON.stringify({ path: f.out, arch, type: (f.type ?? "f32").toLowerCase(), seed, tensors: spec.tensors.length, bytes: size }) + "\n");
+    return 0;
+  }
   process.stderr.write(`wrote ${f.out}\n`);
   return 0;
 }

@@ -2,8 +2,9 @@
 // with --create, ask the master to place it (POST /instance without a placement).
 import { DEFAULT_API_PORT } from "../api/server.js";
 import { CliError, isPositiveInt, numberFlag, parseFlags } from "./args.js";
+import { apiTarget } from "./config.js";
 
-export const PLACE_USAGE = "tessera place --model FILE [--api URL] [--context N] [--sequences N] [--min-nodes N] [--max-nodes N] [--exclude ID,ID] [--count 3] [--create] [--json]";
+export const PLACE_USAGE = "tessera place --model FILE [--api URL] [--api-key KEY] [--context N] [--sequences N] [--min-nodes N] [--max-nodes N] [--exclude ID,ID] [--count 3] [--create] [--json]";
 
 interface Preview {
   placement: { node_id: string; name: string; start: number; end: number }[];
@@ -18,9 +19,9 @@ interface PreviewsReply {
   error?: { message: string };
 }
 
-async function call(api: string, path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(api: string, auth: Readonly<Record<string, string>>, path: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   try {
-    const res = await fetch(new URL(path, api), init);
+    const res = await fetch(new URL(path, api), { ...init, headers: { ...init.headers, ...auth } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   } catch (e) {
     throw new CliError(`cannot reach a tessera node at ${api}: ${e instanceof Error ? e.message : String(e)}`);
@@ -31,6 +32,7 @@ export async function placeCommand(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     model: { type: "string" },
     api: { type: "string" },
+    "api-key": { type: "string" },
     context: { type: "string" },
     sequences: { type: "string" },
     "min-nodes": { type: "string" },
@@ -41,7 +43,8 @@ export async function placeCommand(argv: string[]): Promise<number> {
     json: { type: "boolean" },
   });
   if (!f.model) throw new CliError("--model is required", 2);
-  const api = f.api ?? `http://127.0.0.1:${DEFAULT_API_PORT}`;
+  const target = apiTarget(f, DEFAULT_API_PORT);
+  const api = target.url;
   const q = new URLSearchParams({ model: f.model, count: String(numberFlag(f.count, "count", 3, isPositiveInt)) });
   const opt = (flag: "context" | "sequences" | "min-nodes" | "max-nodes", key: string) => {
     if (f[flag] !== undefined) q.set(key, String(numberFlag(f[flag], flag, 1, isPositiveInt)));
@@ -51,7 +54,7 @@ export async function placeCommand(argv: string[]): Promise<number> {
   opt("min-nodes", "min_nodes");
   opt("max-nodes", "max_nodes");
   if (f.exclude) q.set("exclude", f.exclude);
-  const { status, body } = await call(api, `/instance/previews?${q}`);
+  const { status, body } = await call(api, target.headers, `/instance/previews?${q}`);
   const reply = body as unknown as PreviewsReply;
   if (status !== 200) throw new CliError(reply.error?.message ?? `${api} answered ${status}`);
 
@@ -62,7 +65,7 @@ export async function placeCommand(argv: string[]): Promise<number> {
       ...(f["max-nodes"] ? { max_nodes: Number(f["max-nodes"]) } : {}),
       ...(f.exclude ? { excluded: f.exclude.split(",") } : {}),
     };
-    const r = await call(api, "/instance", {
+    const r = await call(api, target.headers, "/instance", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: f.model, context_length: reply.context_length, ...(f.sequences ? { sequences: Number(f.sequences) } : {}), constraints }),

@@ -129,6 +129,27 @@ test("NodeProfileUpdated sets the node's device for known nodes, ignores unknown
   assert.equal(rejoined.nodes["a"]!.device, undefined, "a new membership sends its profile again");
 });
 
+test("NodeModelsUpdated lists a node's models; NodeDownloadProgress keeps the latest progress per model; a rejoin drops both", () => {
+  const held = { name: "owner/repo:m.gguf", sizeBytes: 1000, sha256: "a".repeat(64), architecture: "llama", layers: 5 };
+  const models: Event = { type: "NodeModelsUpdated", nodeId: "a", models: [held] };
+  const progress = (bytesDone: number, status: "downloading" | "done" = "downloading", model = "m"): Event =>
+    ({ type: "NodeDownloadProgress", nodeId: "a", model, source: "peer", bytesDone, bytesTotal: 100, status, at: 5 });
+  const s = stateAfter([...AB, models, progress(10), progress(60), progress(100, "done"), progress(1, "downloading", "other")]);
+  assert.deepEqual(s.nodes["a"]!.models, [held]);
+  assert.deepEqual(s.nodes["a"]!.downloads, {
+    m: { model: "m", source: "peer", bytesDone: 100, bytesTotal: 100, status: "done", at: 5 },
+    other: { model: "other", source: "peer", bytesDone: 1, bytesTotal: 100, status: "downloading", at: 5 },
+  });
+  assert.equal(stateAfter([join("b"), { ...models, nodeId: "zz" }]).nodes["zz"], undefined, "unknown nodes are ignored");
+  const rejoined = stateAfter([...AB, models, progress(10), { type: "NodeLeft", nodeId: "a", at: 200 }, join("a", 300)]).nodes["a"]!;
+  assert.equal(rejoined.models, undefined);
+  assert.equal(rejoined.downloads, undefined);
+  // Many models in flight: only the 64 most recent are kept.
+  const many = stateAfter([...AB, ...Array.from({ length: 70 }, (_, i) => progress(i, "downloading", `m${i}`))]).nodes["a"]!;
+  assert.equal(Object.keys(many.downloads!).length, 64);
+  assert.ok(many.downloads!["m69"] && !many.downloads!["m0"]);
+});
+
 test("GPUBandwidthMeasured updates an existing edge, never creates one, never goes back in time", () => {
   const bw = (at: number, throughputBps: number): Event => ({ type: "GPUBandwidthMeasured", from: "a", to: "b", latencyMs: 1, throughputBps, at });
   const s = stateAfter([...AB, { type: "TopologyEdgeCreated", from: "a", to: "b" }, bw(10, 100), bw(5, 50)]);

@@ -65,6 +65,15 @@ function reduce(s: ClusterState, e: Event): ClusterState {
       return updateReportingNode(s, e.nodeId, (n) => ({ ...n, device: e.profile }));
     case "GPUBandwidthMeasured":
       return bandwidthMeasured(s, e);
+    case "NodeModelsUpdated":
+      return updateReportingNode(s, e.nodeId, (n) => ({ ...n, models: e.models }));
+    case "NodeDownloadProgress":
+      return updateReportingNode(s, e.nodeId, (n) => {
+        const { type: _type, nodeId: _node, ...progress } = e;
+        // Bounded: a node keeps its 64 most recent downloads.
+        const kept = Object.entries(n.downloads ?? {}).filter(([model]) => model !== e.model).slice(-63);
+        return { ...n, downloads: Object.fromEntries([...kept, [e.model, progress]]) };
+      });
     case "InstanceCreated":
       return instanceCreated(s, e);
     case "InstanceDeleted":

@@ -19,6 +19,8 @@ const GOOD: Event[] = [
   { type: "DeviceGPUStateUpdated", nodeId: "a", gpus: [{ name: "RTX 5070", vramBytes: 12e9, busy: false, tags: ["x", null] }] },
   { type: "NodeTelemetryUpdated", nodeId: "a", telemetry: { cpu: 0.5, mem: { used: 1, total: 2 }, temps: [40, 41] } },
   { type: "GPUBandwidthMeasured", from: "a", to: "b", latencyMs: 1, throughputBps: 1e9, at: 3 },
+  { type: "NodeModelsUpdated", nodeId: "a", models: [{ name: "owner/repo:m.gguf", sizeBytes: 10, sha256: "0".repeat(64), tensorManifest: "1".repeat(64), partialBytes: 4 }] },
+  { type: "NodeDownloadProgress", nodeId: "a", model: "owner/repo:m.gguf", source: "hub", bytesDone: 1, bytesTotal: 10, status: "failed", error: "disk full", at: 4 },
   { type: "NodeProfileUpdated", nodeId: "a", profile: { identity: { os: "linux", hostname: "h" }, gpus: [{ name: "RTX 5070" }], benchmark: { q8_0GBs: 5 } } },
   { type: "InstanceCreated", instanceId: "i-1", model: "stories260K", placement: [{ nodeId: "a", start: 0, end: 5 }] },
   { type: "InstanceDeleted", instanceId: "i-1" },

@@ -61,6 +61,39 @@ export const NodeProfileUpdatedSchema = event("NodeProfileUpdated", {
   nodeId: NodeIdSchema,
   profile: LooseRecordSchema,
 });
+const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
+const ByteCountSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** One model file a node holds, whole or (for a shard fetched from peers) in part. */
+export const HeldModelSchema = z.strictObject({
+  /** The name requests use: `owner/repo:file.gguf` for pulled models, else the file name. */
+  name: ModelSchema,
+  sizeBytes: ByteCountSchema,
+  sha256: Sha256Schema.optional(),
+  architecture: TextSchema.optional(),
+  layers: z.number().int().min(0).max(100_000).optional(),
+  /** The dominant weight type, e.g. Q4_K. */
+  weightType: TextSchema.optional(),
+  /** Identity of the per-tensor hash list this node serves to peers fetching shards. */
+  tensorManifest: Sha256Schema.optional(),
+  /** For a partial model: the bytes held so far (only its shard's tensors). */
+  partialBytes: ByteCountSchema.optional(),
+});
+/** The models in a node's models directory, sent at start and whenever the set changes. */
+export const NodeModelsUpdatedSchema = event("NodeModelsUpdated", {
+  nodeId: NodeIdSchema,
+  models: z.array(HeldModelSchema).max(256),
+});
+/** A model (or a shard of one) arriving on a node, from the Hub or from peers. */
+export const NodeDownloadProgressSchema = event("NodeDownloadProgress", {
+  nodeId: NodeIdSchema,
+  model: ModelSchema,
+  source: z.enum(["hub", "peer"]),
+  bytesDone: ByteCountSchema,
+  bytesTotal: ByteCountSchema,
+  status: z.enum(["downloading", "done", "failed"]),
+  error: TextSchema.optional(),
+  at: TimestampSchema,
+});
 export const GPUBandwidthMeasuredSchema = event("GPUBandwidthMeasured", {
   from: NodeIdSchema,
   to: NodeIdSchema,
@@ -100,7 +133,14 @@ export const InstanceCreatedSchema = event("InstanceCreated", {
    * Present when the solver chose the placement: what it planned for, so the master can place the
    * model again when a stage is lost. A placement given by hand is never moved.
    */
-  placed: z.strictObject({ needs: ModelNeedsSchema, constraints: PlacementConstraintsSchema.optional() }).optional(),
+  placed: z
+    .strictObject({
+      needs: ModelNeedsSchema,
+      constraints: PlacementConstraintsSchema.optional(),
+      /** The solver's decode prediction for this placement, as the devices were when it was chosen. */
+      predicted: z.strictObject({ secondsPerToken: z.number().finite().positive(), tokPerSec: z.number().finite().positive() }).optional(),
+    })
+    .optional(),
   /** The instance this one took over from after a stage was lost. */
   replaces: InstanceIdSchema.optional(),
 });
@@ -130,6 +170,8 @@ export const EventSchema = z.discriminatedUnion("type", [
   NodeTelemetryUpdatedSchema,
   NodeProfileUpdatedSchema,
   GPUBandwidthMeasuredSchema,
+  NodeModelsUpdatedSchema,
+  NodeDownloadProgressSchema,
   InstanceCreatedSchema,
   InstanceDeletedSchema,
   RunnerStatusUpdatedSchema,

@@ -22,6 +22,10 @@ export interface NodeInfo {
   readonly telemetry?: LooseRecord;
   /** The node's GPUs as last sampled (DeviceGPUStateUpdated). */
   readonly gpus?: readonly LooseRecord[];
+  /** Models in the node's models directory (NodeModelsUpdated). */
+  readonly models?: readonly EventOf<"NodeModelsUpdated">["models"][number][];
+  /** Latest progress of each model arriving on the node, by model name (NodeDownloadProgress). */
+  readonly downloads?: Readonly<Record<string, Omit<EventOf<"NodeDownloadProgress">, "type" | "nodeId">>>;
 }
 
 export interface Edge {

@@ -37,7 +37,7 @@ export function randomEvent(rand: Rand, maxTerm: number): Event {
   const nodeId = pick(rand, NODE_POOL);
   const at = int(rand, 0, 10_000);
   const instanceId = pick(rand, INSTANCE_POOL);
-  switch (int(rand, 0, 12)) {
+  switch (int(rand, 0, 14)) {
     case 0:
       return { type: "NodeJoined", nodeId, name: `node ${nodeId}`, addresses: [`/ip4/10.0.0.${int(rand, 1, 9)}/tcp/4001`], at };
     case 1:
@@ -76,6 +76,10 @@ export function randomEvent(rand: Rand, maxTerm: number): Event {
     }
     case 11:
       return { type: "InstanceDeleted", instanceId };
+    case 12:
+      return { type: "NodeModelsUpdated", nodeId, models: [{ name: "stories260K", sizeBytes: int(rand, 1, 1e6) }] };
+    case 13:
+      return { type: "NodeDownloadProgress", nodeId, model: pick(rand, ["m1", "m2"] as const), source: "peer", bytesDone: int(rand, 0, 100), bytesTotal: 100, status: "downloading", at };
     default:
       return { type: "RunnerStatusUpdated", instanceId, nodeId, status: pick(rand, ["idle", "loading", "loaded", "ready", "running", "failed", "shutdown"] as const) };
   }

@@ -9,8 +9,9 @@ import { cachedCpuBenchmark, PROFILE_CACHE_FILE } from "./profile-cache.js";
 
 const SMALL = { workingSetBytes: 8 << 20, passes: 1 };
 
-test("measureCpuBackend: positive, finite rates from the wasm kernels", () => {
-  const b = measureCpuBackend(SMALL);
+test("measureCpuBackend: positive, finite rates from the wasm kernels", async () => {
+  const b = await measureCpuBackend(SMALL);
+  assert.equal(b.threads, 1);
   for (const rate of [b.memoryReadGBs, b.q8_0GBs, b.q4_KGBs]) assert.ok(Number.isFinite(rate) && rate > 0, String(rate));
   assert.equal(b.workingSetBytes, 8 << 20);
   assert.equal(b.backendVersion, cpuBackendVersion());
@@ -53,6 +54,12 @@ test("the benchmark is cached per device and backend version; refresh measures a
     const afterCorruption = await cachedCpuBenchmark(opts);
     assert.equal(afterCorruption.fromCache, false);
     assert.equal(runs, 4);
+
+    const twoThreads = await cachedCpuBenchmark({ ...opts, threads: 2, measure: () => measureCpuBackend({ ...SMALL, threads: 2 }) });
+    assert.equal(twoThreads.fromCache, false, "each thread count is measured on its own");
+    assert.equal(twoThreads.benchmark.threads, 2);
+    assert.equal((await cachedCpuBenchmark({ ...opts, threads: 2 })).fromCache, true);
+    assert.equal((await cachedCpuBenchmark(opts)).fromCache, true, "the one-thread entry is kept beside it");
   } finally {
     tmp.cleanup();
   }

@@ -1,5 +1,6 @@
-// Measured capability of the CPU backend: read bandwidth and single-thread matrix-vector throughput on
-// Q8_0 and Q4_K weights, through the engine's own wasm kernels. The working set (64 MiB by default) is
+// Measured capability of the CPU backend: read bandwidth and matrix-vector throughput on Q8_0 and Q4_K
+// weights, through the engine's own wasm kernels with the thread count the node runs its stages with
+// (so `--threads` shows in the rate the placement solver plans with). The working set (64 MiB by default) is
 // larger than typical last-level caches, so the figures are about memory, as decode is.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { loadSum } from "./read-bandwidth.js";
 import type { CpuBackendBenchmark } from "./types.js";
 
 /** Bump when the method changes, so cached figures from the old method are not reused. */
-export const BENCHMARK_VERSION = 1;
+export const BENCHMARK_VERSION = 2;
 export const DEFAULT_WORKING_SET_BYTES = 64 << 20;
 const COLS = 4096;
 /** Rows quantised for real; the working set repeats them (quantising 64 MiB in JS would take seconds). */
@@ -22,6 +23,8 @@ export interface BenchmarkOptions {
   readonly workingSetBytes?: number;
   /** Timed passes per figure after one warm-up; the best is kept (default 3). */
   readonly passes?: number;
+  /** Matmul threads, as the node's stages run them (default 1). Read bandwidth is always one thread. */
+  readonly threads?: number;
 }
 
 /** "307200K" / "32M" (sysfs cache sizes) → bytes. */
@@ -90,29 +93,33 @@ function matmulGBs(kernels: WasmKernels, ptr: number, type: GgmlType, workingSet
   return (rows * rowBytes) / seconds / 1e9;
 }
 
-/** Runs the micro-benchmark on one thread (a few hundred ms with the default working set). */
-export function measureCpuBackend(options: BenchmarkOptions = {}): CpuBackendBenchmark {
+/** Runs the micro-benchmark (a few hundred ms with the default working set). */
+export async function measureCpuBackend(options: BenchmarkOptions = {}): Promise<CpuBackendBenchmark> {
   const workingSet = Math.max(1 << 20, Math.floor((options.workingSetBytes ?? DEFAULT_WORKING_SET_BYTES) / 64) * 64);
   const passes = Math.max(1, options.passes ?? 3);
-  const kernels = WasmKernels.load({ threads: 1 });
-  const ptr = kernels.heap.alloc(workingSet);
-  // Touch every page before timing anything, so first-touch page faults are not counted as reads.
-  kernels.heap.bytes(ptr, workingSet).fill(1);
-  const sum = loadSum(kernels.heap.memory);
-  const readSeconds = bestSeconds(passes, () => sum(ptr, ptr + workingSet));
-  const q8_0GBs = matmulGBs(kernels, ptr, GgmlType.Q8_0, workingSet, passes);
-  const q4_KGBs = matmulGBs(kernels, ptr, GgmlType.Q4_K, workingSet, passes);
-  return {
-    backend: "cpu-wasm",
-    backendVersion: cpuBackendVersion(),
-    threads: 1,
-    workingSetBytes: workingSet,
-    lastLevelCacheBytes: lastLevelCacheBytes(),
-    memoryReadGBs: workingSet / readSeconds / 1e9,
-    q8_0GBs,
-    q4_KGBs,
-    measuredAt: new Date().toISOString(),
-  };
+  const threads = Math.max(1, Math.floor(options.threads ?? 1));
+  // minParallelWork 0: the matrix is always split, as a stage's large matmuls are.
+  const kernels = WasmKernels.load({ threads, minParallelWork: 0 });
+  try {
+    const ptr = kernels.heap.alloc(workingSet);
+    // Touch every page before timing anything, so first-touch page faults are not counted as reads.
+    kernels.heap.bytes(ptr, workingSet).fill(1);
+    const sum = loadSum(kernels.heap.memory);
+    const readSeconds = bestSeconds(passes, () => sum(ptr, ptr + workingSet));
+    return {
+      backend: "cpu-wasm",
+      backendVersion: cpuBackendVersion(),
+      threads,
+      workingSetBytes: workingSet,
+      lastLevelCacheBytes: lastLevelCacheBytes(),
+      memoryReadGBs: workingSet / readSeconds / 1e9,
+      q8_0GBs: matmulGBs(kernels, ptr, GgmlType.Q8_0, workingSet, passes),
+      q4_KGBs: matmulGBs(kernels, ptr, GgmlType.Q4_K, workingSet, passes),
+      measuredAt: new Date().toISOString(),
+    };
+  } finally {
+    await kernels.dispose();
+  }
 }
 
 /** Decode is memory-bound: tokens per second ≈ weight bytes streamed per second ÷ weight bytes read per token. */

@@ -20,14 +20,14 @@ export function defaultDataDir(): string {
   return join(homedir(), ".tessera");
 }
 
-export function benchmarkCacheKey(hostname: string, cpuModel: string | null, backendVersion: string): string {
-  return `${hostname}|${cpuModel ?? "unknown-cpu"}|${backendVersion}`;
+export function benchmarkCacheKey(hostname: string, cpuModel: string | null, backendVersion: string, threads = 1): string {
+  return `${hostname}|${cpuModel ?? "unknown-cpu"}|${backendVersion}|t${threads}`;
 }
 
 function isBenchmark(x: unknown): x is CpuBackendBenchmark {
   const b = x as Partial<CpuBackendBenchmark> | null;
   const pos = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n > 0;
-  return typeof b === "object" && b !== null && b.backend === "cpu-wasm" && typeof b.backendVersion === "string" && pos(b.memoryReadGBs) && pos(b.q8_0GBs) && pos(b.q4_KGBs);
+  return typeof b === "object" && b !== null && b.backend === "cpu-wasm" && typeof b.backendVersion === "string" && Number.isInteger(b.threads) && pos(b.threads) && pos(b.memoryReadGBs) && pos(b.q8_0GBs) && pos(b.q4_KGBs);
 }
 
 async function readCache(path: string): Promise<Record<string, CpuBackendBenchmark>> {
@@ -47,8 +47,10 @@ export interface CachedBenchmarkOptions {
   readonly backendVersion: string;
   /** Measure again even when the cache has an entry (and overwrite it). */
   readonly refresh?: boolean;
+  /** Matmul threads to measure with (default 1); each count is cached on its own. */
+  readonly threads?: number;
   /** The measurement to run on a miss (default: measureCpuBackend with its defaults). */
-  readonly measure?: () => CpuBackendBenchmark;
+  readonly measure?: () => CpuBackendBenchmark | Promise<CpuBackendBenchmark>;
 }
 
 export interface CachedBenchmark {
@@ -59,11 +61,12 @@ export interface CachedBenchmark {
 
 export async function cachedCpuBenchmark(options: CachedBenchmarkOptions): Promise<CachedBenchmark> {
   const cachePath = join(options.dataDir, PROFILE_CACHE_FILE);
-  const key = benchmarkCacheKey(options.hostname, options.cpuModel, options.backendVersion);
+  const threads = options.threads ?? 1;
+  const key = benchmarkCacheKey(options.hostname, options.cpuModel, options.backendVersion, threads);
   const entries = await readCache(cachePath);
   const hit = entries[key];
-  if (hit && !options.refresh && hit.backendVersion === options.backendVersion) return { benchmark: hit, fromCache: true, cachePath };
-  const benchmark = (options.measure ?? (() => measureCpuBackend()))();
+  if (hit && !options.refresh && hit.backendVersion === options.backendVersion && hit.threads === threads) return { benchmark: hit, fromCache: true, cachePath };
+  const benchmark = await (options.measure ?? (() => measureCpuBackend({ threads })))();
   const file: CacheFile = { format: CACHE_FORMAT, entries: { ...entries, [key]: benchmark } };
   await writeFileAtomic(cachePath, JSON.stringify(file, null, 2) + "\n", 0o644);
   return { benchmark, fromCache: false, cachePath };

@@ -86,7 +86,8 @@ export interface CpuBackendBenchmark {
   readonly backend: "cpu-wasm";
   /** Changes whenever the kernels change (a hash of kernels.wasm plus the benchmark's own version). */
   readonly backendVersion: string;
-  readonly threads: 1;
+  /** Matmul threads the rates were measured with: the node's stage thread count. */
+  readonly threads: number;
   /** Bytes of the working set each measurement streams (bigger than the last-level cache). */
   readonly workingSetBytes: number;
   /** Size of the largest CPU cache where the OS tells it; when it is not below workingSetBytes the figures are cache, not DRAM, speeds. */

@@ -30,10 +30,16 @@ function bestBackend(d: DeviceProfile) {
   return best;
 }
 
+/**
+ * The least share of a busy device we count on: the OS scheduler still gives a new runnable thread a
+ * fair slice, so a device that reads 100 % busy is slow, not unusable.
+ */
+export const MIN_CPU_SHARE = 0.1;
+
 /** The fraction of its best backend's rate a device can give us now. */
 export function derateFactor(d: DeviceProfile): number {
   const util = Math.min(1, Math.max(0, d.utilisation));
-  return (1 - util) * THERMAL_FACTOR[d.thermal] * (d.battery?.lowPowerMode ? LOW_POWER_FACTOR : 1);
+  return Math.max(MIN_CPU_SHARE, 1 - util) * THERMAL_FACTOR[d.thermal] * (d.battery?.lowPowerMode ? LOW_POWER_FACTOR : 1);
 }
 
 /** Weight bytes per second this device streams now: best backend × (1 − utilisation) × thermal × low power. */

@@ -12,6 +12,7 @@ const ThermalSchema = z.enum(["nominal", "fair", "serious", "critical"]);
 /** The `placement` record a node publishes in its profile (devices/placement.ts toPlacementProfile). */
 export const PublishedDeviceSchema = z.object({
   memoryBytes: Finite.min(0),
+  memoryLimitBytes: Finite.min(0).optional(),
   backends: z.array(z.object({ kind: z.enum(["cpu", "webgpu"]), weightBytesPerSec: Finite.positive(), flopsPerSec: Finite.positive().optional() })).min(1).max(8),
   utilisation: Finite.min(0).max(1),
   thermal: ThermalSchema,
@@ -38,7 +39,7 @@ function refreshed(base: z.infer<typeof PublishedDeviceSchema>, telemetry: Loose
     ? { percent, charging: !onBattery, lowPowerMode: power["lowPowerMode"] === true }
     : base.battery;
   return {
-    memoryBytes: available ?? base.memoryBytes,
+    memoryBytes: Math.min(available ?? base.memoryBytes, base.memoryLimitBytes ?? Infinity),
     backends: base.backends,
     utilisation: utilisation === undefined ? base.utilisation : Math.min(1, Math.max(0, utilisation)),
     thermal: thermal.success ? (thermal.data as Thermal) : base.thermal,
@@ -55,14 +56,15 @@ export interface ClusterDevices {
 /**
  * The measured decode rate for a weight type, where the profile's CPU benchmark has one: Q8_0 and the
  * 4-bit K-quant were measured; others keep the published (most conservative) rate. Capped by the
- * measured memory read rate.
+ * measured memory read rate when both were measured on one thread.
  */
 function rateFor(device: LooseValue | undefined, weightType: string | undefined): number | undefined {
   const b = rec(rec(device)["benchmark"]);
   const field = weightType === "Q8_0" ? "q8_0GBs" : weightType === "Q4_K" ? "q4_KGBs" : undefined;
   const gbs = field === undefined ? undefined : num(b[field]);
   if (gbs === undefined || gbs <= 0) return undefined;
-  const read = num(b["memoryReadGBs"]);
+  // The read rate is measured on one thread: it caps only a one-thread matmul figure.
+  const read = (num(b["threads"]) ?? 1) > 1 ? undefined : num(b["memoryReadGBs"]);
   return Math.min(gbs, read ?? gbs) * 1e9;
 }
 

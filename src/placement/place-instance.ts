@@ -17,6 +17,12 @@ export function constraintsOf(cmd: Pick<PlaceInstanceCommand, "constraints">): C
   return { ...c, excluded: c.excluded ? [...c.excluded] : undefined };
 }
 
+/** What InstanceCreated records of the solver's choice: its needs, constraints and prediction. */
+export function placedRecord(cmd: Pick<PlaceInstanceCommand, "needs" | "constraints">, placement: PlacementOk) {
+  const predicted = { secondsPerToken: placement.predicted.secondsPerToken, tokPerSec: placement.predicted.tokPerSec };
+  return { needs: cmd.needs, ...(cmd.constraints === undefined ? {} : { constraints: cmd.constraints }), predicted };
+}
+
 export function decidePlacement(state: ClusterState, cmd: PlaceInstanceCommand): PlacementDecision {
   const { devices } = devicesFromState(state, cmd.needs.weightType);
   const needs: ModelNeeds = { ...cmd.needs, layerBytes: [...cmd.needs.layerBytes], layerFlopsPerToken: [...cmd.needs.layerFlopsPerToken] };

@@ -72,7 +72,9 @@ test("recovery replaces a solver-placed instance without its lost nodes, keeps i
   assert.ok(created.type === "InstanceCreated");
   assert.equal(created.instanceId, "auto.r1");
   assert.equal(created.replaces, "auto");
-  assert.deepEqual(created.placed, s.instances["auto"].placed);
+  assert.deepEqual(created.placed?.needs, s.instances["auto"].placed?.needs);
+  assert.deepEqual(created.placed?.constraints, s.instances["auto"].placed?.constraints);
+  assert.ok((created.placed?.predicted?.tokPerSec ?? 0) > 0, "the replacement records its own prediction");
   assert.ok(created.placement.length >= 2, "its constraints (minNodes 2) still hold");
   assert.ok(!created.placement.some((p) => p.nodeId === "b"));
   assert.deepEqual(planRecovery(s), { events, stranded }, "deterministic");

@@ -6,7 +6,7 @@
 import type { ClusterState, Event, Instance } from "../cluster/index.js";
 import { runnerKey } from "../cluster/index.js";
 import { devicesFromState } from "./from-state.js";
-import { decidePlacement } from "./place-instance.js";
+import { decidePlacement, placedRecord } from "./place-instance.js";
 import { DEFAULT_MIN_BATTERY_PERCENT } from "./types.js";
 
 /**
@@ -62,7 +62,8 @@ export function planRecovery(state: ClusterState): RecoveryPlan {
     }
     events.push(
       { type: "InstanceDeleted", instanceId: id },
-      { type: "InstanceCreated", instanceId: newId, model: instance.model, placement: decision.slices, placed: instance.placed, replaces: id },
+      // The original constraints (not the lost nodes' exclusion) go on, so a node that comes back counts again.
+      { type: "InstanceCreated", instanceId: newId, model: instance.model, placement: decision.slices, placed: placedRecord(instance.placed, decision.placement), replaces: id },
     );
   }
   return { events, stranded };

@@ -10,9 +10,11 @@ import {
   type ClusterState, type Command, type Event, type IndexedEvent, type MasterClaim, type SequencerState,
 } from "../cluster/index.js";
 import { telemetryWorthRecording } from "../devices/telemetry-coalesce.js";
-import { decidePlacement } from "../placement/place-instance.js";
+import { decidePlacement, placedRecord } from "../placement/place-instance.js";
+import { planRebalance } from "../placement/rebalance.js";
 import { planRecovery } from "../placement/recovery.js";
 import { createHost, loadClusterKey, loadOrCreateClusterKey, saveClusterKey, type Channel, type TesseraHost } from "../net/index.js";
+import { PeerTools } from "./peer-tools.js";
 import {
   ElectionMessageSchema, GlobalEventsSchema, LocalEventsSchema,
   type ElectionMessage, type GlobalEvents, type Heartbeat, type LocalEvents,
@@ -35,6 +37,11 @@ export interface NodeOptions {
   readonly masterTimeoutMs?: number;
   /** Silence after which the master records NodeTimedOut for a node (default 10 s). */
   readonly nodeTimeoutMs?: number;
+  /**
+   * How long an instance must stay much slower than planned, with a clearly better placement at hand,
+   * before the master moves it (placement/rebalance.ts; default 20 s, 0 never moves one).
+   */
+  readonly rebalanceAfterMs?: number;
 }
 
 interface PeerView {
@@ -53,6 +60,8 @@ export class TesseraNode {
   readonly applied: IndexedEvent[] = [];
   readonly joinedAt = Date.now();
   readonly clusterKeyCreated: boolean;
+  /** `tessera send` and `tessera ping`: messages and link measurements to one peer. */
+  readonly peerTools: PeerTools;
 
   private term = 0;
   private master: MasterClaim | null = null;
@@ -68,6 +77,8 @@ export class TesseraNode {
   private readonly startedAt = Date.now();
   private work: Promise<void> = Promise.resolve();
   private readonly strandedNoted = new Set<string>();
+  /** Instances the rebalance rule has held for, since when (master only). */
+  private readonly slowSince = new Map<string, number>();
 
   private constructor(
     readonly options: Required<Pick<NodeOptions, "heartbeatMs" | "masterTimeoutMs" | "nodeTimeoutMs">> & NodeOptions,
@@ -82,6 +93,7 @@ export class TesseraNode {
     private readonly commands: Channel<Command>,
   ) {
     this.clusterKeyCreated = created;
+    this.peerTools = new PeerTools(host, () => this.name);
   }
 
   static async start(opts: NodeOptions): Promise<TesseraNode> {
@@ -123,6 +135,7 @@ export class TesseraNode {
       const addr = n.addresses.find((a) => a.includes("/p2p/"));
       if (n.id !== node.nodeId && n.status === "alive" && addr) node.host.dial(addr).catch(() => undefined);
     }
+    await node.peerTools.start();
     node.wire();
     return node;
   }
@@ -228,6 +241,7 @@ export class TesseraNode {
     if (this.isMaster) {
       await this.manageMembership(now);
       await this.recoverInstances();
+      await this.rebalanceInstances(now);
     } else if (this.shouldElect(now)) {
       await this.becomeMaster();
     }
@@ -445,6 +459,24 @@ export class TesseraNode {
     await this.commit(plan.events);
   }
 
+  /** Master only: moves instances that stayed much slower than planned while a better placement exists. */
+  private async rebalanceInstances(now: number): Promise<void> {
+    const holdMs = this.options.rebalanceAfterMs ?? 20_000;
+    if (holdMs <= 0) return;
+    const plans = planRebalance(this.state);
+    const slow = new Set(plans.map((p) => p.instanceId));
+    for (const id of this.slowSince.keys()) if (!slow.has(id)) this.slowSince.delete(id);
+    for (const p of plans) {
+      const since = this.slowSince.get(p.instanceId) ?? now;
+      this.slowSince.set(p.instanceId, since);
+      if (now - since < holdMs) continue;
+      this.slowSince.delete(p.instanceId);
+      const f = (s: number) => `${(1 / s).toFixed(2)} tok/s`;
+      process.stderr.write(`tessera: moving instance ${p.instanceId}: planned ${f(p.plannedSeconds)}, now ${f(p.currentSeconds)}, new placement ${f(p.betterSeconds)}\n`);
+      await this.commit(p.events);
+    }
+  }
+
   /** Master only: the solver chooses the placement on the current state; nothing is recorded when none fits. */
   private async onPlaceInstance(cmd: Extract<Command, { type: "PlaceInstance" }>): Promise<void> {
     if (!this.isMaster || this.state.instances[cmd.instanceId]) return;
@@ -453,8 +485,7 @@ export class TesseraNode {
       process.stderr.write(`tessera: cannot place ${cmd.model}: ${decision.detail}\n`);
       return;
     }
-    const placed = cmd.constraints === undefined ? { needs: cmd.needs } : { needs: cmd.needs, constraints: cmd.constraints };
-    await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: decision.slices, placed }]);
+    await this.commit([{ type: "InstanceCreated", instanceId: cmd.instanceId, model: cmd.model, placement: decision.slices, placed: placedRecord(cmd, decision.placement) }]);
   }
 
   /** Leaves cleanly: tells the cluster (NodeLeft), then stops networking and closes the log. */
@@ -467,6 +498,7 @@ export class TesseraNode {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     await this.work;
+    await this.peerTools.stop();
     await this.host.stop();
     await this.file.close();
   }

@@ -112,6 +112,9 @@ test("killing a stage mid-stream: the instance is placed again and the stream co
     t.diagnostic(`no placement left: the stream ended ${Date.now() - killedAt} ms after the kill: ${ended.error}`);
     assert.match(ended.error ?? "", /no longer fits on the nodes left: not_enough_devices/);
     assert.deepEqual(ended.tokens, want.tokens.slice(0, ended.tokens.length), "what was streamed before is intact");
+    const refused = await post(client, "/v1/completions", { model: "tight", prompt, max_tokens: 4, temperature: 0 });
+    assert.equal(refused.status, 507, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /no longer fits on the nodes left: not_enough_devices/);
   } finally {
     await killAll();
     tmp.cleanup();

@@ -7,6 +7,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { runnerKey, type ClusterState, type Event, type Instance, type PlacementSlice, type RunnerStatus } from "../cluster/index.js";
 import { bytesF32, f32Bytes, FramedStream, type Frame, type TesseraHost } from "../net/index.js";
 import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame, type StepFrame } from "../shard/protocol.js";
+import type { LayerRange } from "../engine/model.js";
 import { readModelHeader, type ModelHeader } from "../shard/shard.js";
 import type { StageOutput, StageStep } from "../shard/stage.js";
 import { StageThread } from "../shard/stage-thread.js";
@@ -20,7 +21,8 @@ export interface RunnerContext {
   /** Proposes events to the master (RunnerStatusUpdated). */
   propose(events: readonly Event[]): Promise<void>;
   /** The model file for an instance's model name; throws when this node has none. */
-  resolveModel(model: string): Promise<string>;
+  /** A file holding layers `range` of the model: the whole file, or a shard fetched from peers. */
+  resolveModel(model: string, range: LayerRange): Promise<string>;
   readonly threads: number;
   readonly stepTimeoutMs: number;
   /** Most sequences one decode batch may hold. */
@@ -113,13 +115,15 @@ export class InstanceRunner {
   async start(): Promise<void> {
     try {
       await this.report("loading");
-      const path = await this.ctx.resolveModel(this.instance.model);
+      const path = await this.ctx.resolveModel(this.instance.model, { start: this.slice.start, end: this.slice.end });
       this.header = await readModelHeader(path);
       const layers = this.header.config.layers;
       const end = this.instance.placement.at(-1)!.end;
       if (end !== layers) throw new Error(`the placement covers layers [0, ${end}) but the model has ${layers}`);
       this.thread = await StageThread.start({ modelPath: path, range: { start: this.slice.start, end: this.slice.end }, threads: this.ctx.threads });
       if (this.closed) return void (await this.thread.close());
+      // A thread that dies while idle is reported at once, not at the next request.
+      this.thread.onDeath((e) => this.threadDied(e));
       await this.report("loaded");
       if (this.stages > 1) await this.connectNext();
       if (this.closed) return;
@@ -226,9 +230,9 @@ export class InstanceRunner {
       case "free":
         return this.enqueue({ kind: "free", seq: h.seq });
       case "error":
-        if (this.head) return this.head.fail(h.seq, h.message);
+        if (this.head) return this.head.fail(h.seq, h.message, h.recoverable === true);
         this.enqueue({ kind: "free", seq: h.seq });
-        return void this.sendNext({ kind: "error", seq: h.seq, message: h.message });
+        return void this.sendNext(h);
     }
   }
 
@@ -290,10 +294,11 @@ export class InstanceRunner {
           outputs = await this.thread.run(steps);
           this.count(steps, performance.now() - t0);
         } catch (e) {
-          // Only a dead stage thread rejects (a bad step is an error output): this runner is finished.
-          const message = `stage ${this.stage} failed: ${e instanceof Error ? e.message : String(e)}`;
-          outputs = steps.map((s) => ({ seq: s.seq, kind: "error", message }));
-          if (this.reported !== "failed") void this.report("failed", message);
+          // Only a dead stage thread rejects (a bad step is an error output): this runner is finished,
+          // and its sequences may resume on the instance that replaces it.
+          this.threadDied(e);
+          for (const s of steps) this.failRecoverably(s.seq, `stage ${this.stage} (${this.ctx.nodeId}) failed: ${this.thread.deathReason ?? String(e)}`);
+          continue;
         }
         steps.forEach((s, i) => this.route(s, outputs[i]));
       }
@@ -331,6 +336,23 @@ export class InstanceRunner {
         return void this.sendNext({ kind: "error", seq: out.seq, message });
       }
     }
+  }
+
+  /** Chaos testing: crash this runner's stage thread (see StageThread.injectCrash). */
+  injectCrash(): void {
+    this.thread?.injectCrash();
+  }
+
+  /** The stage thread crashed: report the runner failed (once), so the master re-places the instance. */
+  private threadDied(e: unknown): void {
+    if (this.closed || this.reported === "failed") return;
+    void this.report("failed", `stage ${this.stage} thread died: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  private failRecoverably(seq: string, message: string): void {
+    const text = message.slice(0, 256);
+    if (this.head) return this.head.fail(seq, text, true);
+    void this.sendNext({ kind: "error", seq, message: text, recoverable: true });
   }
 
   private async freeHere(seq: string): Promise<void> {

@@ -2,16 +2,16 @@
 // placement names this node and stops when the instance is deleted. It also serves the two stream
 // protocols (pipeline links between stages, and generate requests to a head) and routes a generate
 // request from this node's API to the instance's head, wherever it runs.
-import { access } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Stream, Connection } from "@libp2p/interface";
 import { runnerKey, type DeepReadonly, type Instance } from "../cluster/index.js";
 import { FramedStream, type Frame } from "../net/index.js";
+import { resolveModelRef } from "../models/index.js";
 import { planRecovery } from "../placement/recovery.js";
 import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame } from "../shard/protocol.js";
 import type { GenerateEvent, GenerateRequest, GenerateSink } from "./head.js";
 import { GenerateEventSchema, INFER_LIMITS, INFER_PROTOCOL, InferRequestSchema, type InferRequest } from "./infer-protocol.js";
+import { ModelHoldings } from "./model-holdings.js";
 import type { TesseraNode } from "./node.js";
 import { InstanceRunner, type RunnerContext } from "./runner.js";
 
@@ -44,17 +44,13 @@ export class NoInstanceError extends Error {
 }
 
 /** The model a path or name refers to: a file path as given, else `<modelsDir>/<name>[.gguf]`. */
+/** A model's file on this node: a path, a name in the models directory, or `owner/repo[:file]` (models/model-ref.ts). */
 export async function resolveModelFile(model: string, modelsDir: string): Promise<string> {
-  const candidates = isAbsolute(model) ? [model] : [join(modelsDir, model), join(modelsDir, `${model}.gguf`), model];
-  for (const c of candidates) {
-    try {
-      await access(c);
-      return c;
-    } catch {
-      // try the next
-    }
+  try {
+    return (await resolveModelRef(model, modelsDir)).path;
+  } catch (e) {
+    throw new Error(`model ${model} is not on this node: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  throw new Error(`model ${model} is not on this node (looked for ${candidates.join(", ")})`);
 }
 
 /** Does `requested` (an OpenAI `model` field) name this instance: its id, its model, or the model's file name? */
@@ -69,17 +65,20 @@ export class RunnerManager {
   private readonly ctx: RunnerContext;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
+  /** The models this node holds, published to the cluster and served to peers; fetches shards it lacks. */
+  readonly holdings: ModelHoldings;
 
   constructor(
     readonly node: TesseraNode,
     readonly options: RunnerOptions,
   ) {
+    this.holdings = new ModelHoldings(node, options.modelsDir);
     this.ctx = {
       host: node.host,
       nodeId: node.nodeId,
       state: () => node.state,
       propose: (events) => node.propose(events),
-      resolveModel: (model) => resolveModelFile(model, options.modelsDir),
+      resolveModel: (model, range) => this.holdings.shardFile(model, range),
       threads: options.threads,
       stepTimeoutMs: options.stepTimeoutMs,
       maxBatch: options.maxBatch,
@@ -90,6 +89,7 @@ export class RunnerManager {
     const libp2p = this.node.host.node;
     await libp2p.handle(PIPELINE_PROTOCOL, (stream, conn) => this.onPipelineStream(stream, conn), { maxInboundStreams: 256 });
     await libp2p.handle(INFER_PROTOCOL, (stream, conn) => this.onInferStream(stream, conn), { maxInboundStreams: 1024 });
+    await this.holdings.start();
     this.unsubscribe.push(this.node.onApplied(() => this.reconcile()));
     this.unsubscribe.push(this.node.host.onPeer((e) => {
       if (!e.connected) for (const r of this.runners.values()) r.peerLost(e.peerId, "its connection closed");
@@ -102,6 +102,11 @@ export class RunnerManager {
   }
 
   /** This node's runners: stage, status, the queue-free compute counters. */
+  /** Chaos testing: crashes every stage thread on this node (only with TESSERA_FAULT_INJECTION=1). */
+  injectCrash(): void {
+    for (const r of this.runners.values()) r.injectCrash();
+  }
+
   describe(): unknown[] {
     return [...this.runners.values()].map((r) => ({
       instance_id: r.id,
@@ -202,6 +207,9 @@ export class RunnerManager {
       });
       if (ready) return { instance };
     }
+    // Lost a stage and no placement is left (recovery's own verdict): say so now rather than "not ready".
+    const strandedBy = planRecovery(state).stranded.find((s) => matches.some((m) => m.instanceId === s.instanceId));
+    if (strandedBy) return { status: 507, error: `instance ${strandedBy.instanceId} for ${model} lost a stage and the model no longer fits on the nodes left: ${strandedBy.detail}` };
     const states = matches[0].placement.map((p) => {
       const r = state.runners[runnerKey(matches[0].instanceId, p.nodeId)];
       return `${p.nodeId.slice(-8)}: ${r?.status ?? "unknown"}${r?.error ? ` (${r.error})` : ""}`;
@@ -335,6 +343,7 @@ export class RunnerManager {
     for (const u of this.unsubscribe) u();
     await Promise.all([...this.runners.values()].map((r) => r.close(true)));
     this.runners.clear();
+    await this.holdings.stop();
   }
 }
 

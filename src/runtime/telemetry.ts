@@ -52,13 +52,14 @@ export function followHistory(node: TelemetryNode, history = new TelemetryHistor
 }
 
 /** The NodeProfileUpdated payload: the profile, the measured CPU backend, and the solver's view of both. */
-export function profileRecord(nodeId: string, name: string, profile: DeviceProfile, cpu: CachedBenchmark | null, benchmarkError?: string): LooseRecord | null {
+export function profileRecord(nodeId: string, name: string, profile: DeviceProfile, cpu: CachedBenchmark | null, benchmarkError?: string, memoryLimitBytes?: number): LooseRecord | null {
   const notes = benchmarkError === undefined ? profile.notes : [...profile.notes, `benchmark: ${benchmarkError}`];
   return toLooseRecord({
     ...profile,
     notes,
     benchmark: cpu === null ? null : { ...cpu.benchmark, fromCache: cpu.fromCache },
-    placement: cpu === null ? null : toPlacementProfile(profile, cpu.benchmark, { id: nodeId, name }),
+    // The limit travels beside the solver's view, since telemetry's free memory replaces memoryBytes.
+    placement: cpu === null ? null : { ...toPlacementProfile(profile, cpu.benchmark, { id: nodeId, name, memoryLimitBytes }), ...(memoryLimitBytes !== undefined ? { memoryLimitBytes } : {}) },
   });
 }
 
@@ -74,6 +75,10 @@ export interface PublisherOptions {
   readonly periodMs: number;
   /** Where the benchmark cache lives (the node's data directory). */
   readonly dataDir: string;
+  /** The node's stage thread count: the benchmark measures the matmul rate with it (default 1). */
+  readonly threads?: number;
+  /** `--max-memory`: the most memory this node offers the cluster, whatever is free. */
+  readonly memoryLimitBytes?: number;
   readonly sampler?: TelemetrySampler;
   /** Problems worth a line on stderr; each distinct message is reported once. */
   readonly warn?: (message: string) => void;
@@ -147,7 +152,7 @@ export class TelemetryPublisher {
     let cpu: CachedBenchmark | null = null;
     let error: string | undefined;
     if (this.stopped) return;
-    this.benchmark = cachedCpuBenchmarkOffThread({ dataDir: this.options.dataDir, hostname: profile.identity.hostname, cpuModel: profile.cpu.model, backendVersion: cpuBackendVersion() });
+    this.benchmark = cachedCpuBenchmarkOffThread({ dataDir: this.options.dataDir, hostname: profile.identity.hostname, cpuModel: profile.cpu.model, backendVersion: cpuBackendVersion(), threads: this.options.threads ?? 1 });
     try {
       cpu = await this.benchmark.result;
     } catch (e) {
@@ -155,7 +160,7 @@ export class TelemetryPublisher {
       error = e instanceof Error ? e.message : String(e);
       this.warn(`no CPU benchmark: ${error}`);
     }
-    this.profile = profileRecord(this.node.nodeId, this.node.name, profile, cpu, error);
+    this.profile = profileRecord(this.node.nodeId, this.node.name, profile, cpu, error, this.options.memoryLimitBytes);
     if (this.profile === null) this.warn("the device profile is over the cluster's size limits; not published");
     await this.proposeProfile();
   }

@@ -51,7 +51,8 @@ export const TokenSchema = z.strictObject({ kind: z.literal("token"), seq: Seque
 /** The sequence is over (finished or cancelled): every stage drops its cache. */
 export const FreeSchema = z.strictObject({ kind: z.literal("free"), seq: SequenceIdSchema });
 /** A stage could not process the sequence; passed along the ring to the head, which fails it. */
-export const StageErrorSchema = z.strictObject({ kind: z.literal("error"), seq: SequenceIdSchema, message: TextSchema });
+/** recoverable: the stage itself died (not the request's fault), so the request may resume on a replacement. */
+export const StageErrorSchema = z.strictObject({ kind: z.literal("error"), seq: SequenceIdSchema, message: TextSchema, recoverable: z.boolean().optional() });
 
 export const PipelineFrameSchema = z.discriminatedUnion("kind", [HelloSchema, StepSchema, TokenSchema, FreeSchema, StageErrorSchema]);
 export type PipelineFrame = z.infer<typeof PipelineFrameSchema>;

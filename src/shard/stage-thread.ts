@@ -13,6 +13,7 @@ export interface StageThreadInit {
 export type ToStage =
   | { readonly kind: "run"; readonly id: number; readonly steps: readonly StageStep[] }
   | { readonly kind: "free"; readonly seq: string }
+  | { readonly kind: "crash" }
   | { readonly kind: "close" };
 
 export type FromStage =
@@ -26,6 +27,8 @@ export class StageThread {
   private readonly waiting = new Map<number, { resolve: (o: StageOutput[]) => void; reject: (e: Error) => void }>();
   private dead: Error | undefined;
   private weights = 0;
+  private closing = false;
+  private readonly deathListeners: ((e: Error) => void)[] = [];
   private readonly loaded: Promise<void>;
 
   private constructor(private readonly worker: Worker) {
@@ -46,13 +49,26 @@ export class StageThread {
       }
     });
     const die = (e: Error) => {
+      const first = this.dead === undefined;
       this.dead ??= e;
+      if (first && !this.closing) for (const l of this.deathListeners) l(e);
       settle.reject(e);
       for (const w of this.waiting.values()) w.reject(e);
       this.waiting.clear();
     };
     worker.on("error", die);
     worker.on("exit", (code) => die(new Error(`stage thread exited (code ${code})`)));
+  }
+
+  /** Why the thread died, once it has. */
+  get deathReason(): string | undefined {
+    return this.dead?.message;
+  }
+
+  /** Called once if the thread dies other than by close(): a crash, an uncaught error, running out of memory. */
+  onDeath(listener: (e: Error) => void): void {
+    if (this.dead && !this.closing) listener(this.dead);
+    else this.deathListeners.push(listener);
   }
 
   get weightBytes(): number {
@@ -81,12 +97,18 @@ export class StageThread {
     });
   }
 
+  /** Chaos testing: asks the thread to crash (it does only when TESSERA_FAULT_INJECTION=1). */
+  injectCrash(): void {
+    if (!this.dead) this.worker.postMessage({ kind: "crash" } satisfies ToStage);
+  }
+
   free(seq: string): void {
     if (!this.dead) this.worker.postMessage({ kind: "free", seq } satisfies ToStage);
   }
 
   async close(): Promise<void> {
     if (this.dead) return;
+    this.closing = true;
     const closed = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
     this.worker.postMessage({ kind: "close" } satisfies ToStage);
     const timer = setTimeout(() => void this.worker.terminate(), 5_000);

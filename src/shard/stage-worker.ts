@@ -31,6 +31,10 @@ port.on("message", (msg: ToStage) => {
       const outputs = await stage!.run(msg.steps);
       const transfer = outputs.flatMap((o) => (o.kind === "hidden" ? [o.hidden.buffer as ArrayBuffer] : []));
       reply({ kind: "ran", id: msg.id, outputs }, transfer);
+    } else if (msg.kind === "crash") {
+      // Chaos testing only (TESSERA_FAULT_INJECTION=1): die of an uncaught error, as a bug or a failed
+      // allocation would, while the node itself stays up.
+      if (process.env.TESSERA_FAULT_INJECTION === "1") setImmediate(() => { throw new Error("injected fault: stage thread crash"); });
     } else if (msg.kind === "free") {
       stage?.free(msg.seq);
     } else {

@@ -29,9 +29,10 @@ export interface StateView {
 
 const running = new Set<ChildProcess>();
 
-export async function startNode(dataDir: string, args: string[]): Promise<RunningNode> {
+/** `env` adds to this process's environment (e.g. a chaos-testing fault for one node). */
+export async function startNode(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<RunningNode> {
   const proc = spawn(process.execPath, [TESSERA_BIN, "start", "--data-dir", dataDir, "--listen", "127.0.0.1", "--port", "0",
-    "--api-port", "0", "--no-mdns", "--no-broadcast", ...TIMING, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    "--api-port", "0", "--no-mdns", "--no-broadcast", ...TIMING, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   running.add(proc);
   // TESSERA_NODE_LOGS=1 passes every node's stderr through, prefixed with its data dir, for debugging.
   if (process.env["TESSERA_NODE_LOGS"]) proc.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[${dataDir}] ${chunk.toString()}`));

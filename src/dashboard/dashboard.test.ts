@@ -1,0 +1,171 @@
+// The dashboard in a real browser (headless Chromium through playwright-core) against two real
+// `tessera start` nodes holding stories260K as a 2-stage instance: both devices with their memory
+// bars, the link's latency, the placement's layer ranges with a predicted rate, a chat answer streamed
+// into the page equal to the API's own greedy answer, a new event shown without a reload, and a killed
+// node's card marked lost. Then one keyed node: the page loads without the key and works once it is typed.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { chromium, type Browser } from "playwright-core";
+import { generateClusterKey } from "../net/index.js";
+import { complete, createInstance, nodeIds, untilReady } from "../testing/api-client.js";
+import { agreed, killAll, startNode, until, type StateView } from "../testing/cluster-procs.js";
+import { STORIES_260K, tempDir } from "../testing/paths.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const PROMPT = "Tell me a story";
+const MAX_TOKENS = 24;
+
+type Full = StateView & {
+  edges: Record<string, { latencyMs?: number }>;
+  nodes: Record<string, { status: string; device?: unknown }>;
+};
+
+test("dashboard in Chromium: devices, link latency, placement, streamed chat, live event log, a lost node", { timeout: 240_000 }, async (t) => {
+  const tmp = tempDir();
+  const key = generateClusterKey();
+  let browser: Browser | undefined;
+  try {
+    const a = await startNode(join(tmp.dir, "a"), ["--name", "alpha", "--join", key, "--threads", "1", "--probe-ms", "1000"]);
+    const b = await startNode(join(tmp.dir, "b"), ["--name", "beta", "--join", key, "--threads", "1", "--probe-ms", "1000", "--peer", `127.0.0.1:${a.port}`]);
+    const nodes = [a, b];
+    await until(nodes, agreed(2));
+    const ids = await nodeIds(nodes);
+    await createInstance(a, STORIES_260K, [{ node_id: ids[0], start: 0, end: 2 }, { node_id: ids[1], start: 2, end: 5 }], "stories-2");
+    await untilReady(nodes, ["stories-2"]);
+    // Profiles published and the link probed both ways, so the page has all it draws.
+    await until(nodes, (states) => states.every((s) => {
+      const f = s as Full;
+      return Object.values(f.nodes).every((n) => n.device !== undefined) && Object.values(f.edges).filter((e) => e.latencyMs !== undefined).length === 2;
+    }), 60_000);
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") pageErrors.push(m.text());
+    });
+    await page.goto(`http://127.0.0.1:${b.api}/`);
+
+    // Both devices, by name, each with a memory bar that is partly filled.
+    // Page-side checks are strings: this project's TypeScript has no DOM types.
+    await page.waitForFunction(`document.querySelectorAll("#devices .device").length === 2`, undefined, { timeout: 30_000 });
+    for (const [i, name] of ["alpha", "beta"].entries()) {
+      const card = page.locator(`#devices .device[data-node-id="${ids[i]}"]`);
+      assert.equal(await card.locator(".device-name").textContent(), name);
+      assert.equal(await card.getAttribute("data-status"), "alive");
+      const memory = card.locator('[data-role="memory"]');
+      assert.match((await memory.textContent()) ?? "", /Memory[\d.]+ [KMGT]?B \/ [\d.]+ [KMGT]?B/);
+      const filled = Number(await memory.locator(".bar").getAttribute("aria-valuenow"));
+      assert.ok(filled > 0 && filled < 1, `memory fraction ${filled}`);
+      assert.match((await card.locator(".os").textContent()) ?? "", /linux/);
+      assert.match((await card.locator(".backend").textContent()) ?? "", /cpu/);
+    }
+    assert.equal(await page.locator("#topology .node").count(), 2);
+
+    // The link between them, labelled with its round-trip time.
+    const edgeLabel = page.locator("#topology .link .edge-label");
+    await edgeLabel.waitFor({ timeout: 30_000 });
+    const latency = (await edgeLabel.textContent()) ?? "";
+    assert.match(latency, /^\d+(\.\d+)? ms$/);
+    assert.ok(Number.parseFloat(latency) > 0);
+
+    // The instance's placement: both stages, on the right devices, with their layer ranges.
+    const instance = page.locator('#instances .instance[data-instance-id="stories-2"]');
+    await instance.waitFor({ timeout: 30_000 });
+    const stages = instance.locator(".stage");
+    assert.equal(await stages.count(), 2);
+    const shown = [];
+    for (let i = 0; i < 2; i++) shown.push([await stages.nth(i).getAttribute("data-node-id"), await stages.nth(i).locator(".layers").textContent()]);
+    assert.deepEqual(shown, [[ids[0], "layers [0, 2)"], [ids[1], "layers [2, 5)"]]);
+    await page.waitForFunction(`/tok\\/s$/.test(document.querySelector('.instance[data-instance-id="stories-2"] .predicted')?.textContent ?? "")`, undefined, { timeout: 30_000 });
+
+    // A chat message, streamed into the page, reads exactly as the API's non-streamed greedy answer.
+    await page.selectOption("#chat-model", "stories-2");
+    await page.fill("#chat-max-tokens", String(MAX_TOKENS));
+    await page.fill("#chat-temperature", "0");
+    await page.fill("#chat-input", PROMPT);
+    await page.click("#chat-send");
+    const answer = page.locator('#chat-log .msg.assistant[data-done="true"]');
+    await answer.waitFor({ timeout: 60_000 });
+    const streamed = (await answer.textContent()) ?? "";
+    const want = await complete(a, "/v1/chat/completions", { model: "stories-2", messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS, temperature: 0 });
+    assert.equal(want.status, 200, want.error ?? "");
+    assert.equal(want.tokens.length, MAX_TOKENS);
+    assert.ok(streamed.length > 0);
+    assert.equal(streamed, want.text);
+    t.diagnostic(`streamed chat: ${JSON.stringify(streamed)}`);
+
+    // TESSERA_SCREENSHOTS=DIR keeps a picture of the page as it is now.
+    const dir = process.env["TESSERA_SCREENSHOTS"];
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot({ path: join(dir, "dashboard-2-nodes.png"), fullPage: true });
+    }
+
+    // A new event reaches the log (and the instance list) without a reload.
+    await page.evaluate("window.loadedOnce = true");
+    assert.equal(await page.locator('#events li[data-type="InstanceDeleted"]').count(), 0);
+    const del = await fetch(`http://127.0.0.1:${a.api}/instance/stories-2`, { method: "DELETE" });
+    assert.equal(del.status, 200);
+    const logged = page.locator('#events li[data-type="InstanceDeleted"]');
+    await logged.waitFor({ timeout: 30_000 });
+    assert.match((await logged.textContent()) ?? "", /instance stories-2 deleted/);
+    await page.locator('#instances .instance[data-instance-id="stories-2"]').waitFor({ state: "detached", timeout: 30_000 });
+    assert.equal(await page.evaluate("window.loadedOnce"), true, "the page was not reloaded");
+
+
+    // A node killed outright: its card and its place in the graph say it is lost.
+    a.proc.kill("SIGKILL");
+    await page.locator(`#devices .device[data-node-id="${ids[0]}"][data-status="timed_out"]`).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator(`#devices .device[data-node-id="${ids[0]}"] .status`).textContent(), "lost");
+    assert.equal(await page.locator(`#topology .node[data-node-id="${ids[0]}"]`).getAttribute("data-status"), "timed_out");
+    assert.equal(await page.locator(`#devices .device[data-node-id="${ids[1]}"]`).getAttribute("data-status"), "alive");
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await killAll();
+    tmp.cleanup();
+  }
+});
+
+test("with an API key the page loads without it, and works once the key is typed (kept across reloads)", { timeout: 120_000 }, async () => {
+  const tmp = tempDir();
+  const apiKey = "dashboard-test-key";
+  let browser: Browser | undefined;
+  try {
+    const node = await startNode(join(tmp.dir, "k"), ["--name", "keyed", "--threads", "1", "--probe-ms", "0", "--api-key", apiKey]);
+    const base = `http://127.0.0.1:${node.api}`;
+    assert.equal((await fetch(`${base}/`)).status, 200);
+    assert.equal((await fetch(`${base}/dashboard/app.js`)).status, 200);
+    assert.equal((await fetch(`${base}/state`)).status, 401);
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(`${base}/`);
+    await page.locator("#error:not([hidden])").waitFor({ timeout: 30_000 });
+    assert.match((await page.locator("#error").textContent()) ?? "", /API key/);
+    assert.equal(await page.locator("#devices .device").count(), 0);
+
+    await page.fill("#api-key", apiKey);
+    await page.click("#key-form button");
+    await page.locator('#devices .device .device-name:text-is("keyed")').waitFor({ timeout: 30_000 });
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator("#error").isHidden(), true);
+    assert.ok((await page.locator("#events li").count()) > 0, "events arrive through the keyed stream");
+
+    // The key stays in this browser's storage: a reload needs no typing.
+    await page.reload();
+    await page.locator('#devices .device .device-name:text-is("keyed")').waitFor({ timeout: 30_000 });
+    assert.equal(await page.inputValue("#api-key"), apiKey);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser?.close();
+    await killAll();
+    tmp.cleanup();
+  }
+});

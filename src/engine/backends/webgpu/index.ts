@@ -1,0 +1,300 @@
+// The WebGPU backend: weights uploaded once in their GGUF bytes, activations and the KV cache as f32
+// buffers on the device, every op a compute dispatch recorded without waiting; only read() waits.
+import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
+import { dequantizeRow } from "../../../gguf/quants/index.js";
+import { bytesFor, typeName } from "../../../gguf/types.js";
+import { chooseAdapter, openAdapter, type AdapterReport, type FoundAdapter } from "./adapters.js";
+import { BufferUsage } from "./gpu-constants.js";
+import { f, GpuContext, DATA_BYTES } from "./gpu-context.js";
+import * as K from "./kernels.js";
+import { GpuWeight, splitRows, WebGpuMemoryError, type WeightChunk } from "./weights.js";
+import { MAX_HEAD_DIM } from "./wgsl/attention.js";
+import { ELEMENTWISE_WORKGROUP } from "./wgsl/elementwise.js";
+import { isSupportedType, UnsupportedWebGpuTypeError } from "./wgsl/formats.js";
+import { TOKENS_PER_GROUP } from "./wgsl/matmul.js";
+import { ROW_WORKGROUP } from "./wgsl/rows.js";
+
+export { describeAdapters, adapterLine, NoWebGpuAdapterError, type AdapterReport } from "./adapters.js";
+export { WebGpuMemoryError } from "./weights.js";
+
+export interface WebGpuBackendOptions {
+  /** Index into the ranked adapter list (describeAdapters); the best-ranked adapter by default. */
+  readonly gpu?: number;
+  /** Use this adapter instead of searching (the list from findAdapters). */
+  readonly adapter?: FoundAdapter;
+  /** A smaller limit on weight chunks than the adapter's binding limit, so tests can exercise the row split. */
+  readonly maxWeightChunkBytes?: number;
+  /** Refuse to hold more than this many bytes of weights, caches and activations (a shard's budget). */
+  readonly memoryLimitBytes?: number;
+}
+
+export interface WebGpuDevice extends BackendDevice {
+  readonly adapter: AdapterReport;
+}
+
+class GpuActivation implements Activation {
+  constructor(readonly elements: number, readonly buffer: GPUBuffer) {}
+}
+
+class GpuKvCache implements KvCache {
+  length = 0;
+  /** Bind groups of this cache's dispatches: they go when the cache (a finished sequence) is collected. */
+  readonly bindGroups = new Map<string, GPUBindGroup>();
+  constructor(readonly capacity: number, readonly kvDim: number, readonly layers: readonly { readonly k: GPUBuffer; readonly v: GPUBuffer }[]) {}
+}
+
+const act = (x: Activation) => (x as GpuActivation).buffer;
+const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
+
+export class WebGpuBackend implements Backend {
+  readonly name = "webgpu";
+  private gpu: GPU | undefined;
+  private readonly ctx: GpuContext;
+  /** Per-buffer byte limit: the smaller of the binding and buffer limits. */
+  readonly bindingLimit: number;
+  /** Bytes of one weight chunk at most. */
+  private readonly chunkLimit: number;
+  /** Bytes of weights, caches and activations created so far. */
+  private residentBytes = 0;
+  private readonly allocationChecks: Promise<string | undefined>[] = [];
+  private readonly factorBuffers = new WeakMap<Float32Array, GPUBuffer>();
+  private readonly noFactors: GPUBuffer;
+
+  private constructor(gpu: GPU, device: GPUDevice, readonly adapter: AdapterReport, private readonly options: WebGpuBackendOptions) {
+    this.gpu = gpu;
+    this.ctx = new GpuContext(device);
+    const l = device.limits;
+    this.bindingLimit = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+    this.chunkLimit = Math.min(this.bindingLimit, options.maxWeightChunkBytes ?? Infinity);
+    this.noFactors = this.ctx.createBuffer(4, STORAGE);
+  }
+
+  /** Opens the chosen adapter (see WebGpuBackendOptions.gpu) with its full buffer limits. */
+  static async create(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+    const found = options.adapter ?? (await chooseAdapter(options.gpu));
+    const { gpu, adapter } = await openAdapter(found);
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
+      },
+    });
+    return new WebGpuBackend(gpu, device, found.report, options);
+  }
+
+  async devices(): Promise<WebGpuDevice[]> {
+    return [{ backend: this.name, name: this.adapter.description || this.adapter.name, adapter: this.adapter }];
+  }
+
+  get description(): string {
+    return this.adapter.description || this.adapter.name;
+  }
+
+  /** Counts bytes against memoryLimitBytes before they are allocated. */
+  private charge(bytes: number, what: string): void {
+    const limit = this.options.memoryLimitBytes;
+    if (limit !== undefined && this.residentBytes + bytes > limit) {
+      throw new WebGpuMemoryError(
+        `${what} needs ${bytes} bytes, but ${this.residentBytes} of the ${limit} bytes allowed on ${this.description} are already in use`,
+      );
+    }
+    this.residentBytes += bytes;
+  }
+
+  /** Creates a buffer, watching for an out-of-memory error that WebGPU only reports later. */
+  private buffer(bytes: number, usage: number, what: string, fill?: Uint8Array): GPUBuffer {
+    if (Math.ceil(bytes / 4) * 4 + 4 > this.bindingLimit) {
+      throw new WebGpuMemoryError(`${what} needs one buffer of ${bytes} bytes; ${this.description} binds at most ${this.bindingLimit} bytes`);
+    }
+    this.charge(bytes, what);
+    let buffer: GPUBuffer | undefined;
+    const before = this.residentBytes - bytes;
+    const check = this.ctx.allocationError(() => {
+      // One spare word past the data: the shaders' unaligned 32-bit loads read one word ahead.
+      buffer = this.ctx.device.createBuffer({ size: Math.ceil(bytes / 4) * 4 + 4, usage, mappedAtCreation: fill !== undefined });
+    }).then((message) => message && `${what} (${bytes} bytes, after ${before} bytes already on the device) did not fit on ${this.description}: ${message}`);
+    this.allocationChecks.push(check);
+    const b = buffer!;
+    if (fill) {
+      new Uint8Array(b.getMappedRange()).set(fill);
+      b.unmap();
+    }
+    return b;
+  }
+
+  /** Throws when any allocation so far ran out of device memory (read() calls it). */
+  async checkMemory(): Promise<void> {
+    const checks = this.allocationChecks.splice(0);
+    for (const message of await Promise.all(checks)) if (message) throw new WebGpuMemoryError(message);
+  }
+
+  uploadWeight(info: WeightInfo, data: Uint8Array): Weight {
+    if (!isSupportedType(info.type)) throw new UnsupportedWebGpuTypeError(info.type, "weight");
+    const elements = info.dims.reduce((a, b) => a * b, 1);
+    const need = bytesFor(info.type, elements);
+    if (data.length < need) throw new RangeError(`tensor ${info.name}: ${typeName(info.type)} [${info.dims.join(", ")}] needs ${need} bytes, got ${data.length}`);
+    if (info.dims.length < 2) {
+      const values = new Float32Array(elements);
+      dequantizeRow(info.type, data, elements, values);
+      const buffer = this.buffer(values.byteLength, STORAGE, `tensor ${info.name}`, new Uint8Array(values.buffer));
+      return new GpuWeight(info, need, [{ buffer, rowStart: 0, rows: 1 }], values.byteLength);
+    }
+    const split = splitRows(info, this.chunkLimit);
+    const rows = elements / info.dims[0];
+    const chunks: WeightChunk[] = [];
+    for (let c = 0; c < split.chunks; c++) {
+      const rowStart = c * split.rowsPerChunk;
+      const n = Math.min(split.rowsPerChunk, rows - rowStart);
+      const bytes = data.subarray(rowStart * split.rowBytes, (rowStart + n) * split.rowBytes);
+      const what = split.chunks > 1 ? `tensor ${info.name} rows ${rowStart}..${rowStart + n - 1}` : `tensor ${info.name}`;
+      chunks.push({ buffer: this.buffer(bytes.length, STORAGE, what, bytes), rowStart, rows: n });
+    }
+    return new GpuWeight(info, need, chunks, split.rowBytes);
+  }
+
+  alloc(elements: number): Activation {
+    if (!Number.isInteger(elements) || elements <= 0) throw new RangeError(`cannot allocate ${elements} activation values`);
+    return new GpuActivation(elements, this.buffer(elements * 4, STORAGE, `an activation of ${elements} values`));
+  }
+
+  write(dst: Activation, src: Float32Array, offset = 0): void {
+    if (offset < 0 || offset + src.length > dst.elements) throw new RangeError(`writing ${src.length} values at ${offset} overflows ${dst.elements}`);
+    this.ctx.write(act(dst), offset * 4, src);
+  }
+
+  async read(src: Activation, elements = src.elements, offset = 0): Promise<Float32Array> {
+    if (offset < 0 || elements < 0 || offset + elements > src.elements) throw new RangeError(`reading ${elements} values at ${offset} overflows ${src.elements}`);
+    await this.checkMemory();
+    return new Float32Array(await this.ctx.read(act(src), offset * 4, elements * 4));
+  }
+
+  createKvCache(layers: number, capacity: number, kvDim: number): KvCache {
+    const bytes = capacity * kvDim * 4;
+    const buffers = Array.from({ length: layers }, (_, l) => ({
+      k: this.buffer(bytes, STORAGE, `the key cache of layer ${l} (${capacity} positions × ${kvDim})`),
+      v: this.buffer(bytes, STORAGE, `the value cache of layer ${l} (${capacity} positions × ${kvDim})`),
+    }));
+    return new GpuKvCache(capacity, kvDim, buffers);
+  }
+
+  /** Elementwise dispatch over n values. */
+  private each(kernel: typeof K.ADD_KERNEL, buffers: GPUBuffer[], n: number, extra: number[] = [], groupCache?: Map<string, GPUBindGroup>): void {
+    if (n <= 0) return;
+    const [x, y] = this.ctx.grid(Math.ceil(n / ELEMENTWISE_WORKGROUP));
+    this.ctx.dispatch(kernel, buffers, [n, x, ...extra], [x, y], undefined, groupCache);
+  }
+
+  embed(table: Weight, ids: readonly number[], out: Activation): void {
+    const t = table as GpuWeight;
+    const width = t.rowLength;
+    if (out.elements < ids.length * width) throw new RangeError(`embedding ${ids.length} rows of ${width} needs ${ids.length * width} values, out holds ${out.elements}`);
+    // Pairs (output row, row within the chunk), grouped by the chunk holding each id.
+    const perChunk = t.chunks.map(() => [] as number[]);
+    ids.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new RangeError(`token id ${id} is outside the vocabulary (0..${t.rows - 1})`);
+      const c = Math.floor(id / t.chunkRows);
+      perChunk[c].push(i, id - t.chunks[c].rowStart);
+    });
+    const kernel = K.embedKernel(t.info.type);
+    const maxPairs = DATA_BYTES / 8;
+    perChunk.forEach((pairs, c) => {
+      for (let at = 0; at < pairs.length; at += 2 * maxPairs) {
+        const part = Uint32Array.from(pairs.slice(at, at + 2 * maxPairs));
+        const count = part.length / 2;
+        this.ctx.dispatch(kernel, [t.chunks[c].buffer, act(out)], [count, width, t.rowBytes, 0], [Math.ceil(width / ROW_WORKGROUP), count], part);
+      }
+    });
+  }
+
+  matmul(weight: Weight, x: Activation, nTok: number, out: Activation): void {
+    const w = weight as GpuWeight;
+    const { rows, rowLength } = w;
+    if (x.elements < nTok * rowLength) throw new RangeError(`matmul by ${w.info.name}: x holds ${x.elements} values, needs ${nTok} × ${rowLength}`);
+    if (out.elements < nTok * rows) throw new RangeError(`matmul by ${w.info.name}: out holds ${out.elements} values, needs ${nTok} × ${rows}`);
+    // A decode step (one token) gets the matvec variant, which keeps a single accumulator.
+    const group = nTok === 1 ? 1 : TOKENS_PER_GROUP;
+    const kernel = K.matmulKernel(w.info.type, group);
+    const tokenGroups = Math.ceil(nTok / group);
+    for (const chunk of w.chunks) {
+      const [gx, gy] = this.ctx.grid(chunk.rows);
+      this.ctx.dispatch(kernel, [chunk.buffer, act(x), act(out)], [chunk.rows, rowLength, nTok, chunk.rowStart, rows, w.rowBytes, gx, 0], [gx, gy, tokenGroups]);
+    }
+  }
+
+  addBias(x: Activation, bias: Weight, nTok: number): void {
+    const b = bias as GpuWeight;
+    const width = b.info.dims.reduce((p, q) => p * q, 1);
+    this.each(K.ADD_BIAS_KERNEL, [act(x), b.chunks[0].buffer], nTok * width, [width]);
+  }
+
+  rmsnorm(x: Activation, weight: Weight, rows: number, width: number, eps: number, out: Activation): void {
+    const w = weight as GpuWeight;
+    if (x.elements < rows * width || out.elements < rows * width) throw new RangeError(`rmsnorm of ${rows} × ${width} overflows its buffers`);
+    const [gx, gy] = this.ctx.grid(rows);
+    const params = [rows, width, f(eps), gx];
+    if (x === out) this.ctx.dispatch(K.RMSNORM_IN_PLACE_KERNEL, [act(x), w.chunks[0].buffer], params, [gx, gy]);
+    else this.ctx.dispatch(K.RMSNORM_KERNEL, [act(x), w.chunks[0].buffer, act(out)], params, [gx, gy]);
+  }
+
+  private factors(rope: RopeParams): GPUBuffer {
+    const ff = rope.freqFactors;
+    if (!ff) return this.noFactors;
+    let b = this.factorBuffers.get(ff);
+    if (!b) {
+      b = this.buffer(ff.byteLength, STORAGE, "rope frequency factors", new Uint8Array(ff.buffer, ff.byteOffset, ff.byteLength));
+      this.factorBuffers.set(ff, b);
+    }
+    return b;
+  }
+
+  rope(x: Activation, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
+    if (positions.length < nTok) throw new RangeError(`rope: ${positions.length} positions for ${nTok} rows`);
+    const half = rope.dims / 2;
+    const thetaScale = Math.fround(Math.pow(rope.base, -2 / rope.dims));
+    const [gx, gy] = this.ctx.grid(Math.ceil((nTok * heads * half) / ROW_WORKGROUP));
+    this.ctx.dispatch(
+      K.ROPE_KERNEL,
+      [act(x), this.factors(rope)],
+      [nTok, heads, headDim, half, f(thetaScale), f(rope.freqScale), rope.style === "normal" ? 0 : 1, rope.freqFactors ? 1 : 0, gx],
+      [gx, gy],
+      Uint32Array.from(positions.slice(0, nTok)),
+    );
+  }
+
+  attention(q: Activation, k: Activation, v: Activation, cache: KvCache, layer: number, nTok: number, shape: AttentionShape, out: Activation): void {
+    const c = cache as GpuKvCache;
+    const start = c.length;
+    if (start + nTok > c.capacity) throw new RangeError(`context is full: ${start} + ${nTok} tokens exceeds ${c.capacity}`);
+    const { heads, kvHeads, headDim } = shape;
+    if (headDim > MAX_HEAD_DIM) throw new RangeError(`head size ${headDim} exceeds the WebGPU attention kernel's ${MAX_HEAD_DIM}`);
+    if (kvHeads * headDim !== c.kvDim) throw new RangeError(`cache rows hold ${c.kvDim} values, the shape needs ${kvHeads * headDim}`);
+    if (heads % kvHeads !== 0) throw new RangeError(`${heads} query heads cannot share ${kvHeads} KV heads evenly`);
+    const kv = c.layers[layer];
+    this.each(K.KV_STORE_KERNEL, [act(k), act(v), kv.k, kv.v], nTok * c.kvDim, [start * c.kvDim], c.bindGroups);
+    const scale = Math.fround(1 / Math.sqrt(headDim));
+    const params = [start, heads, headDim, c.kvDim, heads / kvHeads, f(scale)];
+    this.ctx.dispatch(K.ATTENTION_KERNEL, [act(q), kv.k, kv.v, act(out)], params, [heads, nTok], undefined, c.bindGroups);
+  }
+
+  siluMul(gate: Activation, up: Activation, n: number): void {
+    this.each(K.SILU_MUL_KERNEL, [act(gate), act(up)], n);
+  }
+
+  add(dst: Activation, src: Activation, n: number): void {
+    this.each(K.ADD_KERNEL, [act(dst), act(src)], n);
+  }
+
+  copy(src: Activation, srcOffset: number, dst: Activation, dstOffset: number, elements: number): void {
+    if (srcOffset + elements > src.elements || dstOffset + elements > dst.elements) throw new RangeError(`copy of ${elements} values overflows its buffers`);
+    this.each(K.COPY_KERNEL, [act(src), act(dst)], elements, [srcOffset, dstOffset]);
+  }
+
+  /** Waits for the queue, then destroys the device so Dawn lets the process exit. */
+  async dispose(): Promise<void> {
+    if (!this.gpu) return;
+    this.ctx.submit();
+    await this.ctx.device.queue.onSubmittedWorkDone();
+    this.ctx.destroy();
+    this.gpu = undefined;
+  }
+}

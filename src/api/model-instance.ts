@@ -100,6 +100,9 @@ export class ModelInstances {
           name = await this.placeOnce(model, signal);
           continue;
         }
+      } else if (found.status === 507) {
+        // Lost a stage and no placement is left: waiting will not help.
+        throw new HttpError(507, found.error, "server_error", { code: "model_does_not_fit" });
       } else {
         const failed = this.failedRunner(name);
         if (failed) throw new HttpError(503, found.error, "server_error", { code: "instance_failed" });

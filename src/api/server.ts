@@ -13,6 +13,8 @@ import { apiKeyCheck } from "./auth.js";
 import type { ModelInstanceOptions } from "./model-instance.js";
 import { TelemetryApi } from "./telemetry.js";
 import { isDashboardPath, serveDashboard } from "../dashboard/serve.js";
+import { isJoinPath, serveJoin } from "../join/serve.js";
+import { JoinRelay } from "../join/relay.js";
 import { predictionsFor } from "../dashboard/predictions.js";
 import { followHistory } from "../runtime/telemetry.js";
 import type { TelemetryHistory } from "../runtime/telemetry-history.js";
@@ -119,9 +121,14 @@ export function createApiServer(node: TesseraNode, runners: RunnerManager, telem
   const t = telemetry ?? new TelemetryApi(node, followHistory(node).history, { staleMs: 10_000 });
   const openai = new OpenAiApi(node, runners, options.instances);
   const authorize = apiKeyCheck(options.apiKey);
-  return createServer((req, res) => {
+  // Browser devices (/join) connect over a WebSocket on this server; the relay vouches for them.
+  const relay = new JoinRelay(node);
+  runners.attachRelay(relay);
+  const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const handled = (async () => {
+      // The browser device's page and model ranges: authenticated by the cluster key, not the API key.
+      if (isJoinPath(url.pathname)) return serveJoin({ nodeId: node.nodeId, modelsDir: runners.options.modelsDir, clusterKey: node.clusterKey, state: () => node.state }, req, res, url.pathname);
       authorize(req, url.pathname);
       await route(node, runners, t, req, res, url, openai);
     })();
@@ -130,6 +137,9 @@ export function createApiServer(node: TesseraNode, runners: RunnerManager, telem
       else res.end();
     });
   });
+  server.on("upgrade", (req, socket, head) => relay.upgrade(req, socket, head));
+  server.on("close", () => relay.stop());
+  return server;
 }
 
 export async function listen(server: Server, port: number, host: string): Promise<number> {

@@ -43,6 +43,8 @@ const KEYS = {
   "node-timeout-ms": { kind: "int", schema: ms(50) },
   "models-dir": { kind: "path", schema: text },
   threads: { kind: "int", schema: z.number().int().min(1).max(1024) },
+  backend: { kind: "string", schema: z.enum(["cpu", "webgpu", "auto"]) },
+  gpu: { kind: "int", schema: z.number().int().min(0).max(64) },
   // A byte count, or a size as people write it (8GiB, 512M); `start` reads it as --max-memory.
   "max-memory": { kind: "string", schema: z.union([z.number().int().positive(), z.string().regex(/^\s*\d+(\.\d+)?\s*[kmgt]?(i?b)?\s*$/i, "must be a size such as 8GiB or 512M")]) },
   "rebalance-after-ms": { kind: "int", schema: z.number().int().min(0).max(86_400_000) },

@@ -11,12 +11,19 @@ import { apiKeyProblem } from "../api/auth.js";
 import { CliError, isNonNegativeInt, numberFlag, parseFlags } from "./args.js";
 import { START_CONFIG_KEYS, withConfig } from "./config.js";
 import { parseByteSize } from "./byte-size.js";
+import { isBackendChoice, type BackendChoice } from "../engine/backends/select.js";
 
 export const START_USAGE = `tessera start [--name N] [--port P] [--api-port 52415] [--peer ADDR]... [--no-mdns] [--no-broadcast]
                 [--data-dir DIR] [--join KEY | --open] [--force-master] [--listen 0.0.0.0|127.0.0.1]
-                [--models-dir DIR] [--threads N] [--max-memory SIZE] [--max-batch 16] [--step-timeout-ms 120000]
+                [--models-dir DIR] [--threads N] [--backend cpu|webgpu|auto] [--gpu N] [--max-memory SIZE] [--max-batch 16] [--step-timeout-ms 120000]
                 [--telemetry-ms 2000] [--probe-ms 30000] [--rebalance-after-ms 20000]   (0 turns each off)
                 [--api-key KEY]   (or TESSERA_API_KEY: the API then needs it and listens on all interfaces)`;
+
+function backendFlag(text: string | undefined): BackendChoice {
+  if (text === undefined) return "cpu";
+  if (!isBackendChoice(text)) throw new CliError(`--backend must be cpu, webgpu or auto, got ${JSON.stringify(text)}`, 2);
+  return text;
+}
 
 export async function startCommand(argv: string[]): Promise<number> {
   // Flags first, then TESSERA_* variables, then the YAML config file (config.ts).
@@ -37,6 +44,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     "node-timeout-ms": { type: "string" },
     "models-dir": { type: "string" },
     threads: { type: "string" },
+    backend: { type: "string" },
+    gpu: { type: "string" },
     "max-memory": { type: "string" },
     "rebalance-after-ms": { type: "string" },
     "max-batch": { type: "string" },
@@ -62,6 +71,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     threads: numberFlag(f.threads, "threads", availableParallelism(), positive),
     maxBatch: numberFlag(f["max-batch"], "max-batch", 16, (n) => positive(n) && n <= 256),
     stepTimeoutMs: numberFlag(f["step-timeout-ms"], "step-timeout-ms", 120_000, (n) => Number.isInteger(n) && n >= 100),
+    backend: backendFlag(f.backend),
+    ...(f.gpu !== undefined ? { gpu: numberFlag(f.gpu, "gpu", 0, isNonNegativeInt) } : {}),
   };
   // 0 turns telemetry (samples and the profile) or link probes off; anything else has a floor, so a
   // typo cannot flood the log.
@@ -110,7 +121,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   else out.write(`open cluster: any device on the network may join\n`);
   out.write(`ready api=${apiPort} port=${node.host.port}\n`);
   // Started after "ready": the profile's benchmark and the first probes must not hold up the start.
-  const publisher = telemetryMs > 0 ? new TelemetryPublisher(node, { periodMs: telemetryMs, dataDir, threads: runnerOptions.threads, memoryLimitBytes }) : undefined;
+  const publisher = telemetryMs > 0 ? new TelemetryPublisher(node, { periodMs: telemetryMs, dataDir, threads: runnerOptions.threads, memoryLimitBytes, backend: runnerOptions.backend, ...(runnerOptions.gpu !== undefined ? { gpu: runnerOptions.gpu } : {}) }) : undefined;
   await publisher?.start();
   const prober = probeMs > 0 ? new LinkProber(node, { intervalMs: probeMs }) : undefined;
   await prober?.start();

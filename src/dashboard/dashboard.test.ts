@@ -1,13 +1,15 @@
-// The dashboard in a real browser (headless Chromium through playwright-core) against two real
-// `tessera start` nodes holding stories260K as a 2-stage instance: both devices with their memory
-// bars, the link's latency, the placement's layer ranges with a predicted rate, a chat answer streamed
-// into the page equal to the API's own greedy answer, a new event shown without a reload, and a killed
-// node's card marked lost. Then one keyed node: the page loads without the key and works once it is typed.
+// The dashboard in a real browser (headless Chromium through playwright-core) against three real
+// `tessera start` nodes holding stories260K as a 3-stage instance: three devices in the topology, each
+// with its memory bar, the links' latency, the placement's layer ranges with a predicted rate, a chat
+// answer streamed into the page equal to the API's own greedy answer, a new event shown without a
+// reload, and a killed node's card marked lost within the node timeout. Then one keyed node: the page
+// loads without the key and works once it is typed. TESSERA_SCREENSHOTS=DIR saves the pictures that
+// docs/img/ holds (`TESSERA_SCREENSHOTS=docs/img node scripts/run-tests.js dist/dashboard/dashboard.test`).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { generateClusterKey } from "../net/index.js";
 import { complete, createInstance, nodeIds, untilReady } from "../testing/api-client.js";
 import { agreed, killAll, startNode, until, type StateView } from "../testing/cluster-procs.js";
@@ -16,28 +18,43 @@ import { STORIES_260K, tempDir } from "../testing/paths.js";
 const CHROMIUM = "/usr/bin/chromium";
 const PROMPT = "Tell me a story";
 const MAX_TOKENS = 24;
+const NAMES = ["alpha", "beta", "gamma"];
+// TIMING's --node-timeout-ms (3 s) and --master-timeout-ms (1.5 s), with room for a loaded machine:
+// the longest a killed node may take to show as lost.
+const LOST_WITHIN_MS = 3000 + 1500 + 10_000;
 
 type Full = StateView & {
   edges: Record<string, { latencyMs?: number }>;
   nodes: Record<string, { status: string; device?: unknown }>;
 };
 
-test("dashboard in Chromium: devices, link latency, placement, streamed chat, live event log, a lost node", { timeout: 240_000 }, async (t) => {
+/** TESSERA_SCREENSHOTS=DIR keeps a picture of the page as it is now (the viewport: the part people see first). */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env["TESSERA_SCREENSHOTS"];
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  // Typing into the chat scrolls the page; the picture starts at the top, where the graph is.
+  await page.evaluate("window.scrollTo(0, 0)");
+  await page.screenshot({ path: join(dir, name) });
+}
+
+test("dashboard in Chromium on 3 nodes: devices, link latency, placement, streamed chat, live event log, a lost node", { timeout: 240_000 }, async (t) => {
   const tmp = tempDir();
   const key = generateClusterKey();
   let browser: Browser | undefined;
   try {
-    const a = await startNode(join(tmp.dir, "a"), ["--name", "alpha", "--join", key, "--threads", "1", "--probe-ms", "1000"]);
-    const b = await startNode(join(tmp.dir, "b"), ["--name", "beta", "--join", key, "--threads", "1", "--probe-ms", "1000", "--peer", `127.0.0.1:${a.port}`]);
-    const nodes = [a, b];
-    await until(nodes, agreed(2));
+    const a = await startNode(join(tmp.dir, "a"), ["--name", NAMES[0], "--join", key, "--threads", "1", "--probe-ms", "1000"]);
+    const b = await startNode(join(tmp.dir, "b"), ["--name", NAMES[1], "--join", key, "--threads", "1", "--probe-ms", "1000", "--peer", `127.0.0.1:${a.port}`]);
+    const c = await startNode(join(tmp.dir, "c"), ["--name", NAMES[2], "--join", key, "--threads", "1", "--probe-ms", "1000", "--peer", `127.0.0.1:${a.port}`]);
+    const nodes = [a, b, c];
+    await until(nodes, agreed(3));
     const ids = await nodeIds(nodes);
-    await createInstance(a, STORIES_260K, [{ node_id: ids[0], start: 0, end: 2 }, { node_id: ids[1], start: 2, end: 5 }], "stories-2");
-    await untilReady(nodes, ["stories-2"]);
-    // Profiles published and the link probed both ways, so the page has all it draws.
+    await createInstance(a, STORIES_260K, [{ node_id: ids[0], start: 0, end: 2 }, { node_id: ids[1], start: 2, end: 4 }, { node_id: ids[2], start: 4, end: 5 }], "stories-3");
+    await untilReady(nodes, ["stories-3"]);
+    // Profiles published and every link probed both ways (3 pairs, 6 directed edges), so the page has all it draws.
     await until(nodes, (states) => states.every((s) => {
       const f = s as Full;
-      return Object.values(f.nodes).every((n) => n.device !== undefined) && Object.values(f.edges).filter((e) => e.latencyMs !== undefined).length === 2;
+      return Object.values(f.nodes).every((n) => n.device !== undefined) && Object.values(f.edges).filter((e) => e.latencyMs !== undefined).length === 6;
     }), 60_000);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
@@ -49,10 +66,10 @@ test("dashboard in Chromium: devices, link latency, placement, streamed chat, li
     });
     await page.goto(`http://127.0.0.1:${b.api}/`);
 
-    // Both devices, by name, each with a memory bar that is partly filled.
+    // All three devices, by name, each with a memory bar that is partly filled.
     // Page-side checks are strings: this project's TypeScript has no DOM types.
-    await page.waitForFunction(`document.querySelectorAll("#devices .device").length === 2`, undefined, { timeout: 30_000 });
-    for (const [i, name] of ["alpha", "beta"].entries()) {
+    await page.waitForFunction(`document.querySelectorAll("#devices .device").length === 3`, undefined, { timeout: 30_000 });
+    for (const [i, name] of NAMES.entries()) {
       const card = page.locator(`#devices .device[data-node-id="${ids[i]}"]`);
       assert.equal(await card.locator(".device-name").textContent(), name);
       assert.equal(await card.getAttribute("data-status"), "alive");
@@ -63,27 +80,30 @@ test("dashboard in Chromium: devices, link latency, placement, streamed chat, li
       assert.match((await card.locator(".os").textContent()) ?? "", /linux/);
       assert.match((await card.locator(".backend").textContent()) ?? "", /cpu/);
     }
-    assert.equal(await page.locator("#topology .node").count(), 2);
+    // The topology: three devices, by name, and a link between each pair labelled with its round-trip time.
+    const graphNodes = page.locator("#topology .node");
+    assert.equal(await graphNodes.count(), 3);
+    const graphIds = [];
+    for (let i = 0; i < 3; i++) graphIds.push(await graphNodes.nth(i).getAttribute("data-node-id"));
+    assert.deepEqual(graphIds.sort(), [...ids].sort());
+    await page.waitForFunction(`[...document.querySelectorAll("#topology .link .edge-label")].filter((e) => / ms$/.test(e.textContent)).length === 3`, undefined, { timeout: 30_000 });
+    for (const label of await page.locator("#topology .link .edge-label").allTextContents()) {
+      assert.match(label, /^\d+(\.\d+)? ms$/);
+      assert.ok(Number.parseFloat(label) > 0);
+    }
 
-    // The link between them, labelled with its round-trip time.
-    const edgeLabel = page.locator("#topology .link .edge-label");
-    await edgeLabel.waitFor({ timeout: 30_000 });
-    const latency = (await edgeLabel.textContent()) ?? "";
-    assert.match(latency, /^\d+(\.\d+)? ms$/);
-    assert.ok(Number.parseFloat(latency) > 0);
-
-    // The instance's placement: both stages, on the right devices, with their layer ranges.
-    const instance = page.locator('#instances .instance[data-instance-id="stories-2"]');
+    // The instance's placement: all three stages, on the right devices, with their layer ranges.
+    const instance = page.locator('#instances .instance[data-instance-id="stories-3"]');
     await instance.waitFor({ timeout: 30_000 });
     const stages = instance.locator(".stage");
-    assert.equal(await stages.count(), 2);
+    assert.equal(await stages.count(), 3);
     const shown = [];
-    for (let i = 0; i < 2; i++) shown.push([await stages.nth(i).getAttribute("data-node-id"), await stages.nth(i).locator(".layers").textContent()]);
-    assert.deepEqual(shown, [[ids[0], "layers [0, 2)"], [ids[1], "layers [2, 5)"]]);
-    await page.waitForFunction(`/tok\\/s$/.test(document.querySelector('.instance[data-instance-id="stories-2"] .predicted')?.textContent ?? "")`, undefined, { timeout: 30_000 });
+    for (let i = 0; i < 3; i++) shown.push([await stages.nth(i).getAttribute("data-node-id"), await stages.nth(i).locator(".layers").textContent()]);
+    assert.deepEqual(shown, [[ids[0], "layers [0, 2)"], [ids[1], "layers [2, 4)"], [ids[2], "layers [4, 5)"]]);
+    await page.waitForFunction(`/tok\\/s$/.test(document.querySelector('.instance[data-instance-id="stories-3"] .predicted')?.textContent ?? "")`, undefined, { timeout: 30_000 });
 
     // A chat message, streamed into the page, reads exactly as the API's non-streamed greedy answer.
-    await page.selectOption("#chat-model", "stories-2");
+    await page.selectOption("#chat-model", "stories-3");
     await page.fill("#chat-max-tokens", String(MAX_TOKENS));
     await page.fill("#chat-temperature", "0");
     await page.fill("#chat-input", PROMPT);
@@ -91,38 +111,37 @@ test("dashboard in Chromium: devices, link latency, placement, streamed chat, li
     const answer = page.locator('#chat-log .msg.assistant[data-done="true"]');
     await answer.waitFor({ timeout: 60_000 });
     const streamed = (await answer.textContent()) ?? "";
-    const want = await complete(a, "/v1/chat/completions", { model: "stories-2", messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS, temperature: 0 });
+    const want = await complete(a, "/v1/chat/completions", { model: "stories-3", messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS, temperature: 0 });
     assert.equal(want.status, 200, want.error ?? "");
     assert.equal(want.tokens.length, MAX_TOKENS);
     assert.ok(streamed.length > 0);
     assert.equal(streamed, want.text);
     t.diagnostic(`streamed chat: ${JSON.stringify(streamed)}`);
 
-    // TESSERA_SCREENSHOTS=DIR keeps a picture of the page as it is now.
-    const dir = process.env["TESSERA_SCREENSHOTS"];
-    if (dir) {
-      mkdirSync(dir, { recursive: true });
-      await page.screenshot({ path: join(dir, "dashboard-2-nodes.png"), fullPage: true });
-    }
+    await screenshot(page, "dashboard.png");
 
     // A new event reaches the log (and the instance list) without a reload.
     await page.evaluate("window.loadedOnce = true");
     assert.equal(await page.locator('#events li[data-type="InstanceDeleted"]').count(), 0);
-    const del = await fetch(`http://127.0.0.1:${a.api}/instance/stories-2`, { method: "DELETE" });
+    const del = await fetch(`http://127.0.0.1:${a.api}/instance/stories-3`, { method: "DELETE" });
     assert.equal(del.status, 200);
     const logged = page.locator('#events li[data-type="InstanceDeleted"]');
     await logged.waitFor({ timeout: 30_000 });
-    assert.match((await logged.textContent()) ?? "", /instance stories-2 deleted/);
-    await page.locator('#instances .instance[data-instance-id="stories-2"]').waitFor({ state: "detached", timeout: 30_000 });
+    assert.match((await logged.textContent()) ?? "", /instance stories-3 deleted/);
+    await page.locator('#instances .instance[data-instance-id="stories-3"]').waitFor({ state: "detached", timeout: 30_000 });
     assert.equal(await page.evaluate("window.loadedOnce"), true, "the page was not reloaded");
 
 
-    // A node killed outright: its card and its place in the graph say it is lost.
+    // A node killed outright: within the node timeout (and an election, if it was the master) its card
+    // and its place in the graph say it is lost, while the other two stay alive.
+    const killed = Date.now();
     a.proc.kill("SIGKILL");
-    await page.locator(`#devices .device[data-node-id="${ids[0]}"][data-status="timed_out"]`).waitFor({ timeout: 30_000 });
+    await page.locator(`#devices .device[data-node-id="${ids[0]}"][data-status="timed_out"]`).waitFor({ timeout: LOST_WITHIN_MS });
+    t.diagnostic(`the killed node's card showed lost ${Date.now() - killed} ms after the kill (node timeout 3000 ms)`);
     assert.equal(await page.locator(`#devices .device[data-node-id="${ids[0]}"] .status`).textContent(), "lost");
     assert.equal(await page.locator(`#topology .node[data-node-id="${ids[0]}"]`).getAttribute("data-status"), "timed_out");
-    assert.equal(await page.locator(`#devices .device[data-node-id="${ids[1]}"]`).getAttribute("data-status"), "alive");
+    for (const i of [1, 2]) assert.equal(await page.locator(`#devices .device[data-node-id="${ids[i]}"]`).getAttribute("data-status"), "alive");
+    await screenshot(page, "dashboard-node-lost.png");
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();

@@ -3,12 +3,16 @@
 // oversubscribes small machines and makes it hundreds of times slower.
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 
-let shared: Promise<Llama> | undefined;
+/** Which of node-llama-cpp's prebuilt builds to load: the CPU one (tests, CPU benchmarks) or a GPU one. */
+export type ReferenceGpu = false | "cuda" | "vulkan";
 
-async function llamaInstance(): Promise<Llama> {
+const shared = new Map<ReferenceGpu, Promise<Llama>>();
+
+async function llamaInstance(gpu: ReferenceGpu = false): Promise<Llama> {
   const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-  shared ??= getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-  return shared;
+  let llama = shared.get(gpu);
+  if (!llama) shared.set(gpu, (llama = getLlama({ gpu, build: "never", logLevel: LlamaLogLevel.error })));
+  return llama;
 }
 
 export interface GreedyRun {
@@ -21,9 +25,10 @@ export interface GreedyRun {
 export class LlamaCppReference {
   private constructor(private readonly model: LlamaModel, private readonly context: LlamaContext) {}
 
-  static async open(path: string, options: { threads: number; contextSize: number }): Promise<LlamaCppReference> {
-    const llama = await llamaInstance();
-    const model = await llama.loadModel({ modelPath: path });
+  /** With `gpu`, every layer is offloaded to the GPU build's device. */
+  static async open(path: string, options: { threads: number; contextSize: number; gpu?: ReferenceGpu }): Promise<LlamaCppReference> {
+    const llama = await llamaInstance(options.gpu ?? false);
+    const model = await llama.loadModel({ modelPath: path, ...(options.gpu ? { gpuLayers: "max" as const } : {}) });
     try {
       const context = await model.createContext({ threads: options.threads, contextSize: options.contextSize, batchSize: 512 });
       return new LlamaCppReference(model, context);

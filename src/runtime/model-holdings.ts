@@ -125,7 +125,7 @@ export class ModelHoldings {
     try {
       return (await resolveModelRef(model, this.modelsDir)).path;
     } catch (e) {
-      localError = e instanceof Error ? e.message : String(e);
+      localError = `model ${model} is not on this node (${e instanceof Error ? e.message : String(e)})`;
     }
     const state = this.node.state;
     const holders: { nodeId: string; held: Held }[] = [];

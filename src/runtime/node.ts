@@ -178,6 +178,21 @@ export class TesseraNode {
     });
   }
 
+  /**
+   * Vouches for a device that reaches the cluster only through this node (a browser tab on /join):
+   * its heartbeat is published on the election topic as if it were its own, and heard here too, since
+   * gossipsub does not deliver a node's own messages (this node may be the master). The master then
+   * records it joining, timing out and leaving like any node. The relay (join/relay.ts) keeps such a
+   * device out of elections: it gives it the latest possible joinedAt and no master, so it never ranks.
+   */
+  async relayHeartbeat(hb: Heartbeat): Promise<void> {
+    if (hb.nodeId === this.nodeId || this.stopping) return;
+    await this.serial(async () => {
+      await this.onElection(hb);
+      await this.election.publish(hb).catch(() => 0);
+    });
+  }
+
   /** Sends a command to the master (handled here when this node is the master). */
   async submit(cmd: Command): Promise<void> {
     if (this.isMaster) await this.serial(() => this.onCommand(cmd));

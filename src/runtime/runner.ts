@@ -7,11 +7,13 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { runnerKey, type ClusterState, type Event, type Instance, type PlacementSlice, type RunnerStatus } from "../cluster/index.js";
 import { bytesF32, f32Bytes, FramedStream, type Frame, type TesseraHost } from "../net/index.js";
 import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame, type StepFrame } from "../shard/protocol.js";
+import type { BackendChoice } from "../engine/backends/select.js";
 import type { LayerRange } from "../engine/model.js";
 import { readModelHeader, type ModelHeader } from "../shard/shard.js";
 import type { StageOutput, StageStep } from "../shard/stage.js";
 import { StageThread } from "../shard/stage-thread.js";
 import { Head, type HeadPipeline } from "./head.js";
+import { loopbackLinks } from "../join/loopback-link.js";
 
 export interface RunnerContext {
   readonly host: TesseraHost;
@@ -20,14 +22,29 @@ export interface RunnerContext {
   state(): ClusterState;
   /** Proposes events to the master (RunnerStatusUpdated). */
   propose(events: readonly Event[]): Promise<void>;
-  /** The model file for an instance's model name; throws when this node has none. */
   /** A file holding layers `range` of the model: the whole file, or a shard fetched from peers. */
   resolveModel(model: string, range: LayerRange): Promise<string>;
   readonly threads: number;
+  readonly backend: BackendChoice;
+  readonly gpu?: number;
   readonly stepTimeoutMs: number;
   /** Most sequences one decode batch may hold. */
   readonly maxBatch: number;
+  /**
+   * Runs this stage somewhere other than a local worker thread: a browser device's page, which this
+   * node relays (join/page-stage.ts). ctx.nodeId is then the device's id, not this node's.
+   */
+  openStage?(range: LayerRange): Promise<StageHandle>;
+  /** The peer to dial for a placement's node: itself, or the node relaying it (a browser device). */
+  routeTo?(nodeId: string): string;
+  /** The node relaying `nodeId`, if it is a relayed device; its links arrive from that peer. */
+  relayOf?(nodeId: string): string | undefined;
+  /** Hands this node's own runner a link from a runner on this same node (libp2p cannot dial itself). */
+  localLink?(link: FramedStream<PipelineFrame>, hello: PipelineFrame): void;
 }
+
+/** What a runner needs of its stage's compute: a worker thread here, or a page's WebGPU through the relay. */
+export type StageHandle = Pick<StageThread, "run" | "free" | "close" | "onDeath" | "injectCrash" | "deathReason">;
 
 export interface RunnerStats {
   /** Single-token steps run, and the passes they ran in (several sequences share a pass). */
@@ -54,7 +71,7 @@ export class InstanceRunner {
   readonly slice: PlacementSlice;
   readonly head: Head | undefined;
   private header: ModelHeader | undefined;
-  private thread: StageThread | undefined;
+  private thread: StageHandle | undefined;
   private next: FramedStream<PipelineFrame> | undefined;
   private inbound: FramedStream<PipelineFrame> | undefined;
   private readonly queue: QueueItem[] = [];
@@ -120,7 +137,8 @@ export class InstanceRunner {
       const layers = this.header.config.layers;
       const end = this.instance.placement.at(-1)!.end;
       if (end !== layers) throw new Error(`the placement covers layers [0, ${end}) but the model has ${layers}`);
-      this.thread = await StageThread.start({ modelPath: path, range: { start: this.slice.start, end: this.slice.end }, threads: this.ctx.threads });
+      const range = { start: this.slice.start, end: this.slice.end };
+      this.thread = this.ctx.openStage ? await this.ctx.openStage(range) : await StageThread.start({ modelPath: path, range, threads: this.ctx.threads, backend: this.ctx.backend, ...(this.ctx.gpu !== undefined ? { gpu: this.ctx.gpu } : {}) });
       if (this.closed) return void (await this.thread.close());
       // A thread that dies while idle is reported at once, not at the next request.
       this.thread.onDeath((e) => this.threadDied(e));
@@ -138,7 +156,9 @@ export class InstanceRunner {
   /** An inbound link from the previous stage (or, at the head, from the last stage). */
   accept(link: FramedStream<PipelineFrame>, fromStage: number): void {
     const expected = (this.stage - 1 + this.stages) % this.stages;
-    if (fromStage !== expected || link.remotePeer !== this.instance.placement[expected].nodeId) {
+    const from = this.instance.placement[expected].nodeId;
+    // A relayed device's stage runs on its relay node, so its link comes from that peer.
+    if (fromStage !== expected || (link.remotePeer !== from && link.remotePeer !== this.ctx.relayOf?.(from))) {
       link.abort(new Error(`stage ${this.stage} of ${this.id} takes its input from stage ${expected}, not from stage ${fromStage} on ${link.remotePeer}`));
       return;
     }
@@ -184,11 +204,13 @@ export class InstanceRunner {
 
   private async connectNext(): Promise<void> {
     const target = this.instance.placement[(this.stage + 1) % this.stages].nodeId;
+    const route = this.ctx.routeTo?.(target) ?? target;
+    if (route === this.ctx.host.peerId && this.ctx.localLink) return this.linkLocally(target);
     const deadline = Date.now() + LINK_DEADLINE_MS;
     let lastError: unknown;
     while (!this.closed && Date.now() < deadline) {
       try {
-        const stream = await this.ctx.host.node.dialProtocol(peerIdFromString(target), PIPELINE_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+        const stream = await this.ctx.host.node.dialProtocol(peerIdFromString(route), PIPELINE_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
         const link = new FramedStream(stream, PipelineFrameSchema, PIPELINE_LIMITS, target);
         await link.send({ kind: "hello", instanceId: this.id, stage: this.stage } satisfies PipelineFrame);
         link.onFrame(() => link.abort(new Error("a stage's outbound link carries no frames back")));
@@ -201,6 +223,16 @@ export class InstanceRunner {
       }
     }
     if (!this.closed) throw new Error(`could not link to the next stage on ${target}: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+  }
+
+  /** The next stage runs on this same node (its own stage, or a device it relays): an in-process link. */
+  private linkLocally(target: string): void {
+    const [mine, theirs] = loopbackLinks(this.ctx.nodeId, target);
+    const hello: PipelineFrame = { kind: "hello", instanceId: this.id, stage: this.stage };
+    mine.onFrame(() => mine.abort(new Error("a stage's outbound link carries no frames back")));
+    mine.onClose((r) => this.linkLost(target, r.error?.message ?? "closed"));
+    this.next = mine;
+    this.ctx.localLink!(theirs, hello);
   }
 
   private linkLost(peer: string, why: string): void {

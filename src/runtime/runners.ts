@@ -6,6 +6,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import type { Stream, Connection } from "@libp2p/interface";
 import { runnerKey, type DeepReadonly, type Instance } from "../cluster/index.js";
 import { FramedStream, type Frame } from "../net/index.js";
+import type { BackendChoice } from "../engine/backends/select.js";
 import { resolveModelRef } from "../models/index.js";
 import { planRecovery } from "../placement/recovery.js";
 import { PIPELINE_LIMITS, PIPELINE_PROTOCOL, PipelineFrameSchema, type PipelineFrame } from "../shard/protocol.js";
@@ -13,7 +14,9 @@ import type { GenerateEvent, GenerateRequest, GenerateSink } from "./head.js";
 import { GenerateEventSchema, INFER_LIMITS, INFER_PROTOCOL, InferRequestSchema, type InferRequest } from "./infer-protocol.js";
 import { ModelHoldings } from "./model-holdings.js";
 import type { TesseraNode } from "./node.js";
-import { InstanceRunner, type RunnerContext } from "./runner.js";
+import { InstanceRunner, type RunnerContext, type StageHandle } from "./runner.js";
+import type { LayerRange } from "../engine/model.js";
+import type { PipelineFrame as LinkHello } from "../shard/protocol.js";
 
 export interface RunnerOptions {
   /** Where model names that are not paths are looked up. */
@@ -22,6 +25,10 @@ export interface RunnerOptions {
   readonly threads: number;
   readonly stepTimeoutMs: number;
   readonly maxBatch: number;
+  /** The engine backend stages run on (default cpu): "auto" takes a hardware GPU when there is one. */
+  readonly backend?: BackendChoice;
+  /** WebGPU adapter index (`tessera info` lists them). */
+  readonly gpu?: number;
 }
 
 /** How long a request whose stage was lost waits for the replacement instance to be ready. */
@@ -38,6 +45,22 @@ const DELETED_GRACE_MS = 2_000;
 
 /** How long a link or request may wait for this node to learn of its instance from the log. */
 const INSTANCE_WAIT_MS = 10_000;
+
+/** Browser devices whose pages connect to this node (join/relay.ts): their stages run through it. */
+export interface RelayedDevices {
+  /** Is this device's page connected here now? */
+  relays(nodeId: string): boolean;
+  /** Loads layers `range` of an instance on the device's page; the handle runs steps there. */
+  openStage(deviceId: string, instanceId: string, range: LayerRange): Promise<StageHandle>;
+  /** Called when a page connects or goes. */
+  onChange(listener: () => void): void;
+}
+
+/** The node a relayed device's profile names as its relay (join/page-profile.ts), if any. */
+function relayIn(state: { readonly nodes: Readonly<Record<string, { readonly device?: Readonly<Record<string, unknown>> }>> }, nodeId: string): string | undefined {
+  const relay = state.nodes[nodeId]?.device?.["relay"];
+  return typeof relay === "string" ? relay : undefined;
+}
 
 export class NoInstanceError extends Error {
   override readonly name = "NoInstanceError";
@@ -67,6 +90,7 @@ export class RunnerManager {
   private readonly unsubscribe: (() => void)[] = [];
   /** The models this node holds, published to the cluster and served to peers; fetches shards it lacks. */
   readonly holdings: ModelHoldings;
+  private relayed: RelayedDevices | undefined;
 
   constructor(
     readonly node: TesseraNode,
@@ -80,9 +104,21 @@ export class RunnerManager {
       propose: (events) => node.propose(events),
       resolveModel: (model, range) => this.holdings.shardFile(model, range),
       threads: options.threads,
+      backend: options.backend ?? "cpu",
+      ...(options.gpu !== undefined ? { gpu: options.gpu } : {}),
       stepTimeoutMs: options.stepTimeoutMs,
       maxBatch: options.maxBatch,
+      routeTo: (nodeId) => relayIn(node.state, nodeId) ?? nodeId,
+      relayOf: (nodeId) => relayIn(node.state, nodeId),
+      localLink: (link, hello) => this.acceptLink(link, hello),
     };
+  }
+
+  /** Lets this node run the stages placed on browser devices that joined through it. */
+  attachRelay(relayed: RelayedDevices): void {
+    this.relayed = relayed;
+    relayed.onChange(() => this.reconcile());
+    this.reconcile();
   }
 
   async start(): Promise<void> {
@@ -136,18 +172,39 @@ export class RunnerManager {
       this.runners.set(inst.instanceId, runner);
       void runner.start();
     }
-    for (const [id, runner] of this.runners) {
-      if (instances[id] === undefined) {
-        this.runners.delete(id);
+    // A slice on a browser device whose page is connected here: this node runs its runner, the page its layers.
+    const relayed = this.relayed;
+    for (const inst of relayed ? Object.values(instances) : []) {
+      for (const p of inst.placement) {
+        const key = `${inst.instanceId}@${p.nodeId}`;
+        if (this.runners.has(key) || !relayed!.relays(p.nodeId)) continue;
+        const ctx: RunnerContext = { ...this.ctx, nodeId: p.nodeId, openStage: (range) => relayed!.openStage(p.nodeId, inst.instanceId, range) };
+        const runner = new InstanceRunner(inst, ctx);
+        this.runners.set(key, runner);
+        void runner.start();
+      }
+    }
+    for (const [key, runner] of this.runners) {
+      // A device's runner also goes when its page does (its stage already reported the loss).
+      const pageGone = key !== runner.id && !relayed?.relays(key.slice(runner.id.length + 1));
+      if (instances[runner.id] === undefined || pageGone) {
+        this.runners.delete(key);
         void runner.close();
       }
     }
   }
 
-  private async waitForRunner(instanceId: string): Promise<InstanceRunner | undefined> {
+  /** The runner of `instanceId`'s stage `stage` here: this node's own, or a relayed device's. */
+  private runnerFor(instanceId: string, stage: number): InstanceRunner | undefined {
+    for (const r of this.runners.values()) if (r.id === instanceId && r.stage === stage) return r;
+    return undefined;
+  }
+
+  /** The runner here that takes links from stage `fromStage` (waiting while this node learns of the instance). */
+  private async waitForRunner(instanceId: string, fromStage: number): Promise<InstanceRunner | undefined> {
     const deadline = Date.now() + INSTANCE_WAIT_MS;
     while (!this.stopped && Date.now() < deadline) {
-      const r = this.runners.get(instanceId);
+      const r = [...this.runners.values()].find((x) => x.id === instanceId && x.stage === (fromStage + 1) % x.stages);
       if (r) return r;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -161,12 +218,16 @@ export class RunnerManager {
     link.onFrame((first: Frame<PipelineFrame>) => {
       link.holdFrames();
       clearTimeout(timer);
-      const hello = first.header;
-      if (hello.kind !== "hello") return link.abort(new Error(`a link must open with hello, not ${hello.kind}`));
-      void this.waitForRunner(hello.instanceId).then((runner) => {
-        if (!runner) return link.abort(new Error(`instance ${hello.instanceId} has no runner on this node`));
-        runner.accept(link, hello.stage);
-      });
+      this.acceptLink(link, first.header);
+    });
+  }
+
+  /** A link's hello names the instance and the sender's stage; the next stage's runner here takes it. */
+  private acceptLink(link: FramedStream<PipelineFrame>, hello: LinkHello): void {
+    if (hello.kind !== "hello") return link.abort(new Error(`a link must open with hello, not ${hello.kind}`));
+    void this.waitForRunner(hello.instanceId, hello.stage).then((runner) => {
+      if (!runner) return link.abort(new Error(`instance ${hello.instanceId} has no runner after stage ${hello.stage} on this node`));
+      runner.accept(link, hello.stage);
     });
   }
 
@@ -183,7 +244,7 @@ export class RunnerManager {
     });
     link.onFrame((frame: Frame<InferRequest>) => {
       link.holdFrames();
-      runner = this.runners.get(frame.header.instanceId);
+      runner = this.runnerFor(frame.header.instanceId, 0);
       if (!runner?.head) return send({ kind: "error", message: `this node is not the head of instance ${frame.header.instanceId}` });
       try {
         seq = runner.head.start(frame.header.request, send);
@@ -307,14 +368,14 @@ export class RunnerManager {
 
   private async generateOnce(instance: Instance, request: GenerateRequest, sink: GenerateSink, signal: AbortSignal): Promise<void> {
     const headNode = instance.placement[0].nodeId;
-    if (headNode === this.node.nodeId) {
-      const runner = this.runners.get(instance.instanceId);
+    if (headNode === this.node.nodeId || this.relayed?.relays(headNode)) {
+      const runner = this.runnerFor(instance.instanceId, 0);
       if (!runner?.head) throw new NoInstanceError(`instance ${instance.instanceId} has no head on this node yet`);
       const seq = runner.head.start(request, sink);
       signal.addEventListener("abort", () => runner.head!.cancel(seq), { once: true });
       return;
     }
-    const stream = await this.node.host.node.dialProtocol(peerIdFromString(headNode), INFER_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+    const stream = await this.node.host.node.dialProtocol(peerIdFromString(relayIn(this.node.state, headNode) ?? headNode), INFER_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
     const link = new FramedStream(stream, GenerateEventSchema, INFER_LIMITS, headNode);
     let ended = false;
     const end = (event: GenerateEvent) => {

@@ -4,6 +4,7 @@
 // node's samples as they are applied, for GET /telemetry/:nodeId.
 import { cpuBackendVersion } from "../devices/benchmark.js";
 import { cachedCpuBenchmarkOffThread, type OffThreadBenchmark } from "../devices/benchmark-off-thread.js";
+import type { BackendChoice } from "../engine/backends/select.js";
 import { toLooseRecord } from "../devices/loose.js";
 import { toPlacementProfile } from "../devices/placement.js";
 import { collectProfile } from "../devices/profile.js";
@@ -52,15 +53,31 @@ export function followHistory(node: TelemetryNode, history = new TelemetryHistor
 }
 
 /** The NodeProfileUpdated payload: the profile, the measured CPU backend, and the solver's view of both. */
-export function profileRecord(nodeId: string, name: string, profile: DeviceProfile, cpu: CachedBenchmark | null, benchmarkError?: string, memoryLimitBytes?: number): LooseRecord | null {
+/** The WebGPU backend's measured matvec rate, when the node runs stages on a GPU. */
+export interface GpuRate {
+  readonly adapter: string;
+  readonly q8_0GBs: number;
+}
+
+export function profileRecord(nodeId: string, name: string, profile: DeviceProfile, cpu: CachedBenchmark | null, benchmarkError?: string, memoryLimitBytes?: number, gpu?: GpuRate): LooseRecord | null {
   const notes = benchmarkError === undefined ? profile.notes : [...profile.notes, `benchmark: ${benchmarkError}`];
   return toLooseRecord({
     ...profile,
     notes,
     benchmark: cpu === null ? null : { ...cpu.benchmark, fromCache: cpu.fromCache },
     // The limit travels beside the solver's view, since telemetry's free memory replaces memoryBytes.
-    placement: cpu === null ? null : { ...toPlacementProfile(profile, cpu.benchmark, { id: nodeId, name, memoryLimitBytes }), ...(memoryLimitBytes !== undefined ? { memoryLimitBytes } : {}) },
+    ...(gpu ? { webgpu: { ...gpu } } : {}),
+    placement: cpu === null ? null : withGpu(toPlacementProfile(profile, cpu.benchmark, { id: nodeId, name, memoryLimitBytes }), gpu, memoryLimitBytes),
   });
+}
+
+/**
+ * The solver's view, with the rate of the backend this node's stages run on (a measured GPU rate means
+ * they run on WebGPU: --backend webgpu, or auto on a hardware GPU) and the memory cap.
+ */
+function withGpu(view: ReturnType<typeof toPlacementProfile>, gpu: GpuRate | undefined, memoryLimitBytes: number | undefined) {
+  const backends = gpu ? [{ kind: "webgpu" as const, weightBytesPerSec: gpu.q8_0GBs * 1e9 }] : view.backends;
+  return { ...view, backends, ...(memoryLimitBytes !== undefined ? { memoryLimitBytes } : {}) };
 }
 
 /** The events one sample becomes; GPU state is sent while there are GPUs and once more when they are gone. */
@@ -79,6 +96,9 @@ export interface PublisherOptions {
   readonly threads?: number;
   /** `--max-memory`: the most memory this node offers the cluster, whatever is free. */
   readonly memoryLimitBytes?: number;
+  /** The stages' backend (`--backend`): with webgpu, or auto on a hardware GPU, its rate is measured too. */
+  readonly backend?: BackendChoice;
+  readonly gpu?: number;
   readonly sampler?: TelemetrySampler;
   /** Problems worth a line on stderr; each distinct message is reported once. */
   readonly warn?: (message: string) => void;
@@ -160,9 +180,42 @@ export class TelemetryPublisher {
       error = e instanceof Error ? e.message : String(e);
       this.warn(`no CPU benchmark: ${error}`);
     }
-    this.profile = profileRecord(this.node.nodeId, this.node.name, profile, cpu, error, this.options.memoryLimitBytes);
+    const gpu = await this.measureGpu();
+    if (this.stopped) return;
+    this.profile = profileRecord(this.node.nodeId, this.node.name, profile, cpu, error, this.options.memoryLimitBytes, gpu);
     if (this.profile === null) this.warn("the device profile is over the cluster's size limits; not published");
     await this.proposeProfile();
+  }
+
+  /** The WebGPU matvec rate on the adapter the stages will use; none for CPU-only nodes. */
+  private async measureGpu(): Promise<GpuRate | undefined> {
+    const choice = this.options.backend ?? "cpu";
+    if (choice === "cpu") return undefined;
+    try {
+      // Loaded on demand: Dawn's native module only matters to nodes that use a GPU.
+      const webgpu = await import("../engine/backends/webgpu/index.js");
+      const { measureMatvecRate } = await import("../engine/backends/webgpu/benchmark.js");
+      let index = this.options.gpu;
+      let software = false;
+      if (index === undefined) {
+        const adapters = await webgpu.describeAdapters();
+        const pick = choice === "auto" ? adapters.find((a) => a.kind !== "cpu") : adapters[0];
+        if (!pick) return undefined;
+        index = pick.index;
+        software = pick.kind === "cpu";
+      }
+      const backend = await webgpu.WebGpuBackend.create({ gpu: index });
+      try {
+        // A software adapter streams ~0.1 GB/s: a few passes are plenty, and keep the start light.
+        const rate = await measureMatvecRate({ backend, iterations: software ? 3 : 100 });
+        return { adapter: rate.adapter.slice(0, 200), q8_0GBs: rate.bytesPerSecond / 1e9 };
+      } finally {
+        await backend.dispose();
+      }
+    } catch (e) {
+      this.warn(`no WebGPU rate: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
   }
 
   /**

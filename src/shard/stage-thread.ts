@@ -1,6 +1,7 @@
 // The node's handle on a stage running in a worker thread (stage-worker.ts). Steps go in, outputs come
 // back in the same order; hidden states are transferred, not copied.
 import { Worker } from "node:worker_threads";
+import type { BackendChoice } from "../engine/backends/select.js";
 import type { LayerRange } from "../engine/model.js";
 import type { StageOutput, StageStep } from "./stage.js";
 
@@ -8,6 +9,9 @@ export interface StageThreadInit {
   readonly modelPath: string;
   readonly range: LayerRange;
   readonly threads: number;
+  /** Engine backend for this stage (default cpu); see engine/backends/select.ts. */
+  readonly backend?: BackendChoice;
+  readonly gpu?: number;
 }
 
 export type ToStage =

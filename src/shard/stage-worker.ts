@@ -1,7 +1,7 @@
 // Worker-thread entry for a pipeline stage: the shard's forward passes run here so that a long prompt
 // chunk never blocks the node's event loop (heartbeats, elections and links keep flowing).
 import { parentPort, workerData } from "node:worker_threads";
-import { CpuBackend } from "../engine/backends/cpu/index.js";
+import { createBackend } from "../engine/backends/select.js";
 import { loadShard, type LoadedShard } from "./shard.js";
 import { Stage } from "./stage.js";
 import type { StageThreadInit, ToStage, FromStage } from "./stage-thread.js";
@@ -17,7 +17,8 @@ function reply(msg: FromStage, transfer: ArrayBuffer[] = []): void {
 
 async function load(): Promise<void> {
   try {
-    shard = await loadShard({ modelPath: init.modelPath, range: init.range }, new CpuBackend({ threads: init.threads }));
+    const backend = await createBackend({ backend: init.backend ?? "cpu", threads: init.threads, ...(init.gpu !== undefined ? { gpu: init.gpu } : {}) });
+    shard = await loadShard({ modelPath: init.modelPath, range: init.range }, backend);
     stage = new Stage(shard.transformer);
     reply({ kind: "loaded", weightBytes: shard.weightBytes });
   } catch (e) {

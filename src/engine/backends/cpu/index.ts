@@ -1,8 +1,9 @@
 // The CPU backend: weights stay in their quantised GGUF bytes, activations are Float32Arrays.
 import { cpus, totalmem } from "node:os";
 import { dequantizeRow } from "../../../gguf/quants/index.js";
+import type { GgmlType } from "../../../gguf/types.js";
 import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
-import { matmul, prepareActivations } from "./kernels/index.js";
+import { type PreparedActivations, activationFormat, matmul, prepareActivations } from "./kernels/index.js";
 import { WasmKernels } from "./wasm-kernels.js";
 import * as ops from "./ops.js";
 
@@ -42,6 +43,8 @@ class CpuWeight implements Weight {
 
 class CpuActivation implements Activation {
   readonly data: Float32Array;
+  /** Bumped by every backend op that writes the buffer, so quantised copies of it know when they are stale. */
+  version = 0;
   constructor(readonly elements: number) {
     this.data = new Float32Array(elements);
   }
@@ -63,6 +66,12 @@ class CpuKvCache implements KvCache {
 
 const w = (x: Weight) => x as CpuWeight;
 const a = (x: Activation) => (x as CpuActivation).data;
+/** The buffer of an activation an op is about to write (marks quantised copies of it stale). */
+const out = (x: Activation) => {
+  const act = x as CpuActivation;
+  act.version++;
+  return act.data;
+};
 
 /** Query rows from which ggml's CPU flash attention uses its tiled f32 path (GGML_FA_TILE_Q). */
 const FLASH_TILE_ROWS = 64;
@@ -87,6 +96,11 @@ export interface CpuBackendOptions {
 
 export class CpuBackend implements Backend {
   readonly name = "cpu";
+  /**
+   * The last activations quantised for the wasm kernels: q, k and v (and gate and up) multiply the
+   * same input, which is then quantised once instead of per matmul.
+   */
+  private lastPrepared?: { readonly x: CpuActivation; readonly version: number; readonly act: PreparedActivations };
   readonly attentionKind: "flash" | "classic";
   /** WebAssembly SIMD kernels, used for the weight types they cover; the TS kernels do the rest. */
   readonly wasm: WasmKernels | undefined;
@@ -125,7 +139,7 @@ export class CpuBackend implements Backend {
   }
 
   write(dst: Activation, src: Float32Array, offset = 0): void {
-    a(dst).set(src, offset);
+    out(dst).set(src, offset);
   }
 
   async read(src: Activation, elements = src.elements, offset = 0): Promise<Float32Array> {
@@ -136,11 +150,11 @@ export class CpuBackend implements Backend {
     return new CpuKvCache(layers, capacity, kvDim);
   }
 
-  embed(table: Weight, ids: readonly number[], out: Activation): void {
+  embed(table: Weight, ids: readonly number[], output: Activation): void {
     const t = w(table);
     const width = t.rowLength;
     const rowBytes = t.bytes / t.rows;
-    const dst = a(out);
+    const dst = out(output);
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new RangeError(`token id ${id} is outside the vocabulary (0..${t.rows - 1})`);
       const row = t.data.subarray(id * rowBytes, (id + 1) * rowBytes);
@@ -148,52 +162,64 @@ export class CpuBackend implements Backend {
     });
   }
 
-  matmul(weight: Weight, x: Activation, nTok: number, out: Activation): void {
+  matmul(weight: Weight, x: Activation, nTok: number, output: Activation): void {
     const t = w(weight);
     if (t.wasm) {
-      const act = prepareActivations(t.info.type, a(x), nTok, t.rowLength);
-      t.wasm.kernels.matmul(t.info.type, t.wasm.ptr, t.rows, t.rowLength, act, a(out));
+      const act = this.prepared(t.info.type, x as CpuActivation, nTok, t.rowLength);
+      t.wasm.kernels.matmul(t.info.type, t.wasm.ptr, t.rows, t.rowLength, act, out(output));
     } else {
-      matmul(t.info.type, t.data, t.rows, t.rowLength, a(x), nTok, a(out));
+      matmul(t.info.type, t.data, t.rows, t.rowLength, a(x), nTok, out(output));
     }
+  }
+
+  /** x quantised for weightType's wasm kernel, reusing the last conversion while x is unchanged. */
+  private prepared(weightType: GgmlType, x: CpuActivation, nTok: number, cols: number): PreparedActivations {
+    const last = this.lastPrepared;
+    if (last && last.x === x && last.version === x.version && last.act.nTok === nTok && last.act.cols === cols && last.act.format === activationFormat(weightType)) {
+      return last.act;
+    }
+    const act = prepareActivations(weightType, x.data, nTok, cols, false);
+    this.lastPrepared = { x, version: x.version, act };
+    return act;
   }
 
   addBias(x: Activation, bias: Weight, nTok: number): void {
     const b = w(bias).asF32();
-    const dst = a(x);
+    const dst = out(x);
     for (let t = 0; t < nTok; t++) for (let i = 0; i < b.length; i++) dst[t * b.length + i] += b[i];
   }
 
-  rmsnorm(x: Activation, weight: Weight, rows: number, width: number, eps: number, out: Activation): void {
-    ops.rmsnorm(a(x), w(weight).asF32(), rows, width, eps, a(out));
+  rmsnorm(x: Activation, weight: Weight, rows: number, width: number, eps: number, output: Activation): void {
+    ops.rmsnorm(a(x), w(weight).asF32(), rows, width, eps, out(output));
   }
 
   rope(x: Activation, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
-    ops.rope(a(x), nTok, heads, headDim, positions, rope);
+    ops.rope(out(x), nTok, heads, headDim, positions, rope);
   }
 
-  attention(q: Activation, k: Activation, v: Activation, cache: KvCache, layer: number, nTok: number, shape: AttentionShape, out: Activation): void {
+  attention(q: Activation, k: Activation, v: Activation, cache: KvCache, layer: number, nTok: number, shape: AttentionShape, output: Activation): void {
     const c = cache as CpuKvCache;
     const start = c.length;
     if (start + nTok > c.capacity) throw new RangeError(`context is full: ${start} + ${nTok} tokens exceeds ${c.capacity}`);
     const kvLayer = c.layers[layer];
     ops.storeKv(kvLayer, start, nTok, c.kvDim, a(k), a(v));
     const { heads, kvHeads, headDim } = shape;
-    if (this.attentionKind === "classic") ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, a(out), c.scores, true);
+    const o = out(output);
+    if (this.attentionKind === "classic") ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores, true);
     // ggml switches to its tiled, all-f32 flash attention for batches of FLASH_TILE_ROWS query rows or more.
-    else if (nTok >= FLASH_TILE_ROWS) ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, a(out), c.scores, false);
-    else ops.flashAttention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, a(out), c.scores);
+    else if (nTok >= FLASH_TILE_ROWS) ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores, false);
+    else ops.flashAttention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores);
   }
 
   siluMul(gate: Activation, up: Activation, n: number): void {
-    ops.siluMul(a(gate), a(up), n);
+    ops.siluMul(out(gate), a(up), n);
   }
 
   add(dst: Activation, src: Activation, n: number): void {
-    ops.add(a(dst), a(src), n);
+    ops.add(out(dst), a(src), n);
   }
 
   copy(src: Activation, srcOffset: number, dst: Activation, dstOffset: number, elements: number): void {
-    a(dst).set(a(src).subarray(srcOffset, srcOffset + elements), dstOffset);
+    out(dst).set(a(src).subarray(srcOffset, srcOffset + elements), dstOffset);
   }
 }

@@ -11,7 +11,7 @@ import { randomNormals, seededRandom } from "../../../gguf/quants/seeded-random.
 import { GgmlType, bytesFor, typeLayout, typeName } from "../../../gguf/types.js";
 import { matmulPrepared } from "./kernels/matmul.js";
 import { type PreparedActivations, prepareActivations, preparedRowValues } from "./kernels/prepared-activations.js";
-import { WasmKernels } from "./wasm-kernels.js";
+import { WasmKernels, relaxedSimdAvailable } from "./wasm-kernels.js";
 
 const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 const ROWS = [1, 3, 8, 13];
@@ -53,8 +53,8 @@ function termMagnitude(type: GgmlType, w: Uint8Array, cols: number, act: Prepare
   return mag;
 }
 
-function check(kernels: WasmKernels, type: GgmlType, w: Uint8Array, rows: number, cols: number, nTok: number, rand: () => number, what: string): void {
-  const act = prepareActivations(type, randomNormals(rand, nTok * cols), nTok, cols);
+function check(kernels: WasmKernels, type: GgmlType, w: Uint8Array, rows: number, cols: number, nTok: number, rand: () => number, what: string, x?: Float32Array): void {
+  const act = prepareActivations(type, x ?? randomNormals(rand, nTok * cols), nTok, cols);
   const want = new Float32Array(nTok * rows);
   matmulPrepared(type, w, rows, cols, act, want);
   const ptr = kernels.upload(w);
@@ -80,10 +80,70 @@ function check(kernels: WasmKernels, type: GgmlType, w: Uint8Array, rows: number
   }
 }
 
-const kernels = WasmKernels.load();
+const kernels = WasmKernels.load({ relaxed: false });
+/** The relaxed-SIMD build, where this engine runs it (Node 20 after switching its flag on, Node 22+ as shipped). */
+const relaxedKernels = relaxedSimdAvailable() ? WasmKernels.load({ relaxed: true }) : undefined;
+const variants: ReadonlyArray<[string, WasmKernels]> = relaxedKernels ? [["simd", kernels], ["relaxed", relaxedKernels]] : [["simd", kernels]];
 
-for (const type of TYPES) {
-  test(`wasm ${typeName(type)} matmul matches the TypeScript kernel`, () => {
+test("the relaxed-SIMD build is used where the engine runs it, else the plain one", () => {
+  assert.equal(kernels.relaxed, false);
+  const auto = WasmKernels.load();
+  assert.equal(auto.relaxed, relaxedSimdAvailable());
+  if (relaxedKernels) assert.equal(relaxedKernels.relaxed, true);
+  else assert.throws(() => WasmKernels.load({ relaxed: true }), /relaxed-SIMD/);
+});
+
+/**
+ * Activations whose every block holds its extremes: the block maximum at both signs (quantised to
+ * +127 and -127) next to small values and zeros, so split and sign paths meet their edge values.
+ */
+function edgeActivations(n: number, rand: () => number): Float32Array {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = i % 8;
+    x[i] = k === 0 ? 3 : k === 1 ? -3 : k === 2 ? 0 : k === 3 ? -2.99 : (rand() - 0.5) * 6;
+  }
+  return x;
+}
+
+/** Weight bytes at their extremes: every quant byte is -128, 127, 0 or -1 (scales kept finite). */
+function extremeBlocks(type: GgmlType, rows: number, cols: number, rand: () => number): Uint8Array {
+  const w = rawBlocks(type, rows, cols, rand);
+  const { typeSize } = typeLayout(type);
+  const scales = new Set(SCALE_FIELDS.get(type) ?? []);
+  const picks = [0x80, 0x7f, 0x00, 0xff];
+  for (let o = 0; o < w.length; o++) {
+    const inBlock = o % typeSize;
+    if (![...scales].some((f) => inBlock === f || inBlock === f + 1)) w[o] = picks[Math.floor(rand() * 4)];
+  }
+  return w;
+}
+
+for (const [variant, k] of variants) {
+  for (const type of TYPES) {
+    test(`wasm ${variant} ${typeName(type)} matmul matches the TypeScript kernel on edge values and odd shapes`, () => {
+      const rand = seededRandom(3000 + type);
+      const blockSize = typeLayout(type).blockSize;
+      for (const [rows, blocks, nTok] of [[1, 1, 1], [7, 3, 5], [17, 2, 4], [5, 9, 9], [33, 1, 2]]) {
+        const cols = blocks * blockSize;
+        check(k, type, extremeBlocks(type, rows, cols, rand), rows, cols, nTok, rand, "extreme", edgeActivations(nTok * cols, rand));
+        check(k, type, rawBlocks(type, rows, cols, rand), rows, cols, nTok, rand, "raw-edge-acts", edgeActivations(nTok * cols, rand));
+      }
+    });
+  }
+}
+
+test("Q8_0 activation quants stay within -127..127 (the relaxed Q8_0 kernel's split relies on it)", () => {
+  const rand = seededRandom(99);
+  const x = edgeActivations(32 * 64, rand);
+  for (let i = 0; i < x.length; i += 97) x[i] = -1e30 * (i % 2 ? 1 : -1);
+  const act = prepareActivations(GgmlType.Q8_0, x, 1, x.length);
+  assert.ok(act.qs.every((q) => q >= -127 && q <= 127));
+  assert.ok(act.qs.includes(-127) && act.qs.includes(127));
+});
+
+for (const [variant, kernels] of variants) for (const type of TYPES) {
+  test(`wasm ${variant} ${typeName(type)} matmul matches the TypeScript kernel`, () => {
     assert.ok(kernels.supports(type), `the wasm module exports no ${typeName(type)} kernel`);
     const rand = seededRandom(1000 + type);
     const blockSize = typeLayout(type).blockSize;

@@ -3,7 +3,10 @@
 // region per call. JS owns the layout: a bump allocator over one growable WebAssembly.Memory.
 // With threads > 1 the memory is shared and a MatmulPool's workers run the same module on it, each
 // over its own range of a matmul's rows (kernels-shared.wasm: the same source, built for shared memory).
+// Where the engine runs relaxed SIMD, the kernels-relaxed*.wasm builds of the same source are used
+// instead: their int8 dot product gives the same integer sums with fewer instructions.
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { GgmlType } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
 import { MatmulPool } from "./matmul-pool.js";
@@ -33,6 +36,12 @@ export const MIN_PARALLEL_WORK = 1 << 18;
 export interface WasmKernelsOptions {
   /** Threads per matmul, the caller included (default 1: no workers, unshared memory). */
   readonly threads?: number;
+  /**
+   * Whether to use the relaxed-SIMD build: "auto" (default) where the engine supports it and its
+   * dot product passes a check on edge values; false for the plain SIMD build; true to insist (throws
+   * where unsupported). Results are identical either way.
+   */
+  readonly relaxed?: boolean | "auto";
   /** Multiply-adds below which a matmul runs on the calling thread only (default MIN_PARALLEL_WORK). */
   readonly minParallelWork?: number;
 }
@@ -55,6 +64,66 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
 /** Kernels by their index in the control block (see matmul-control.ts). */
 const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values()];
 const KERNEL_INDEX: ReadonlyMap<GgmlType, number> = new Map([...KERNEL_NAMES.keys()].map((t, i) => [t, i]));
+
+/** The built module for the memory kind and instruction set; compiled once per process. */
+const modules = new Map<string, WebAssembly.Module>();
+function kernelModule(shared: boolean, relaxed: boolean): WebAssembly.Module {
+  const file = `./kernels${relaxed ? "-relaxed" : ""}${shared ? "-shared" : ""}.wasm`;
+  let m = modules.get(file);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(new URL(file, import.meta.url)));
+    modules.set(file, m);
+  }
+  return m;
+}
+
+let relaxedState: boolean | undefined;
+/** WebAssembly.validate, which every engine has but this project's type declarations omit. */
+const validate = (WebAssembly as unknown as { validate(bytes: Uint8Array): boolean }).validate;
+/**
+ * Whether this engine compiles relaxed-SIMD modules. Node 22+ (V8 >= 11.4) ships them; Node 20's
+ * V8 11.3 has them behind --experimental-wasm-relaxed-simd, which may be switched on before the
+ * first such module is compiled (it is process-wide, so worker threads see it too).
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedState !== undefined) return relaxedState;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(new URL("./kernels-relaxed.wasm", import.meta.url));
+  } catch {
+    // Not built (an older build:wasm): the plain kernels serve.
+    relaxedState = false;
+    return false;
+  }
+  if (!validate(bytes)) {
+    try {
+      setFlagsFromString("--experimental-wasm-relaxed-simd");
+    } catch {
+      // An engine that refuses the flag simply keeps the plain kernels.
+    }
+  }
+  const ok = validate(bytes);
+  relaxedState = ok;
+  return ok;
+}
+
+function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort: () => {
+        throw new Error("wasm kernel aborted");
+      },
+    },
+  });
+  return instance.exports as KernelExports;
+}
+
+/** Relaxed SIMD lets an engine pick how it computes out-of-range cases; ours never rely on them, and this checks the rest. */
+function dotInstructionOk(exports: KernelExports): boolean {
+  const test = exports["dot_i7_selftest"];
+  return typeof test === "function" && (test as (zero: number) => number)(0) === 1;
+}
 
 export class WasmHeap {
   private top = HEAP_BASE;
@@ -98,8 +167,15 @@ export class WasmKernels {
     private readonly fns: ReadonlyMap<GgmlType, WasmMatmul>,
     pool: MatmulPool | undefined,
     private readonly minParallelWork: number,
+    /** Set for the relaxed build: its Q8_0 kernel takes the activations rewritten by q8_split. */
+    private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
   ) {
     this.pool = pool;
+  }
+
+  /** Whether the relaxed-SIMD build is in use. */
+  get relaxed(): boolean {
+    return this.q8Split !== undefined;
   }
 
   static load(options: WasmKernelsOptions = {}): WasmKernels {
@@ -107,24 +183,25 @@ export class WasmKernels {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
     const shared = threads > 1;
     const memory = new WebAssembly.Memory({ initial: HEAP_BASE / PAGE, maximum: MAX_PAGES, shared });
-    const bytes = readFileSync(new URL(shared ? "./kernels-shared.wasm" : "./kernels.wasm", import.meta.url));
-    const module = new WebAssembly.Module(bytes);
-    const instance = new WebAssembly.Instance(module, {
-      env: {
-        memory,
-        abort: () => {
-          throw new Error("wasm kernel aborted");
-        },
-      },
-    });
-    const exports = instance.exports as KernelExports;
+    const want = options.relaxed ?? "auto";
+    let relaxed = want !== false && relaxedSimdAvailable();
+    if (want === true && !relaxed) throw new Error("this JavaScript engine cannot run relaxed-SIMD WebAssembly");
+    let module = kernelModule(shared, relaxed);
+    let exports = instantiate(module, memory);
+    if (relaxed && !dotInstructionOk(exports)) {
+      if (want === true) throw new Error("the engine's relaxed-SIMD int8 dot product gave unexpected results");
+      relaxed = false;
+      module = kernelModule(shared, false);
+      exports = instantiate(module, memory);
+    }
     const fns = new Map<GgmlType, WasmMatmul>();
     for (const [type, name] of KERNEL_NAMES) {
       const fn = exports[name];
       if (typeof fn === "function") fns.set(type, fn as WasmMatmul);
     }
     const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX) : undefined;
-    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK);
+    const split = relaxed ? (exports["q8_split"] as (p: number, n: number, sums: number) => void) : undefined;
+    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split);
   }
 
   /** Threads a large matmul runs on (1 once disposed). */
@@ -167,7 +244,9 @@ export class WasmKernels {
     const fn = this.fns.get(type);
     if (!fn) throw new RangeError(`no wasm kernel for ggml type ${type}`);
     const extra = act.format === "q8_1" ? act.s : act.sums;
-    const qBytes = Math.ceil(act.qs.length / 64) * 64;
+    // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
+    const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
+    const qBytes = Math.ceil((split ? 2 : 1) * act.qs.length / 64) * 64;
     const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
     const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
     const yBytes = act.nTok * rows * 4;
@@ -179,6 +258,7 @@ export class WasmKernels {
     else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
     const yPtr = base + qBytes + dBytes + eBytes;
     const aq = base, ad = base + qBytes, ax = base + qBytes + dBytes;
+    split?.(aq, act.qs.length, ax);
     if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
       this.pool.run(KERNEL_INDEX.get(type)!, fn, w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
     } else {

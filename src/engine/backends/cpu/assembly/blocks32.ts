@@ -3,7 +3,14 @@
 // and multiplied pairwise into i32 lanes (i32x4.dot_i16x8_s). The per-block float combination is
 // TS's: f64(f32(d_w * d_a)) * sumi (+ f64(f32(m_w * s_a)) for the _1 formats), accumulated in f64.
 // Blocks go four at a time so one transposed reduction and one f32x4 scale product serve four.
-import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
+//
+// The relaxed build (ASC_FEATURE_RELAXED_SIMD) multiplies bytes directly with dotI7, whose second
+// operand must lie in 0..127. Q4/Q5 quants do. For Q8_0, q8_split rewrites the activations a as |a|
+// (at aq) and sign masks m = a < 0 ? -1 : 0 (nOff bytes after), plus each block's sum of |a| over
+// its negative a (in place of the block sums at aextra). Then (w ^ m) * |a| = w * a - (a < 0 ? |a| : 0)
+// for every int8 weight, -128 included ((w ^ m) is ~w = -w - 1 where a < 0, never out of range),
+// so a block's dot is the sum of dotI7(w ^ m, |a|) plus that block sum.
+import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
 
 // Format ids; every call passes a constant, so after inlining the branches on it fold away.
 // @ts-ignore: decorator
@@ -43,9 +50,34 @@ import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
   return v128.and(i8x16.eq(v128.and(bytes, m), m), i8x16.splat(0x10));
 }
 
+/** The block's 32 quants as two byte vectors: Q8_0's signed bytes, or Q4/Q5's unsigned values (0-15 | 16-31). */
+// @ts-ignore: decorator
+@inline function quantBytes(kind: i32, wb: usize, part: i32): v128 {
+  if (kind == Q8_0) return v128.load(wb + 2 + 16 * part);
+  const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
+  const v = v128.load(wb + qo);
+  let n = part == 0 ? v128.and(v, i8x16.splat(0x0f)) : v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
+  if (kind == Q5_0 || kind == Q5_1) n = v128.or(n, fifthBits(wb + qo - 4, part == 0));
+  return n;
+}
+
+/** Relaxed build: i32x4 partial dot of quant bytes x0, x1 (quantBytes) with one token's activations at a. */
+// @ts-ignore: decorator
+@inline function tokDotR(kind: i32, x0: v128, x1: v128, a: usize, nOff: usize): v128 {
+  if (kind == Q8_0) {
+    // Each dotI7 lane is at most 2 * 128 * 127 in magnitude; two of them could overflow i16, so widen each.
+    const d0 = dotI7(v128.xor(x0, v128.load(a + nOff)), v128.load(a));
+    const d1 = dotI7(v128.xor(x1, v128.load(a + nOff, 16)), v128.load(a, 16));
+    return i32x4.add(i32x4.extadd_pairwise_i16x8_s(d0), i32x4.extadd_pairwise_i16x8_s(d1));
+  }
+  // Four products per i16 lane: at most 4 * 31 * 128.
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(dotI7(v128.load(a), x0), dotI7(v128.load(a, 16), x1)));
+}
+
 /** The i32x4 partial dot of the block at wb with the 32 activation quants at a (unsigned quants for Q4/Q5). */
 // @ts-ignore: decorator
-@inline function blockDot(kind: i32, wb: usize, a: usize): v128 {
+@inline function blockDot(kind: i32, wb: usize, a: usize, nOff: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return tokDotR(kind, quantBytes(kind, wb, 0), quantBytes(kind, wb, 1), a, nOff);
   if (kind == Q8_0) {
     const d0 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 2), v128.load8x8_s(a));
     const d1 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 10), v128.load8x8_s(a, 8));
@@ -71,29 +103,49 @@ import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
  * (i32 block sums for Q4_0/Q5_0, f32 s for Q4_1/Q5_1). Returns the f64 dot.
  */
 // @ts-ignore: decorator
-@inline function rowDot(kind: i32, wr: usize, nb: i32, aq: usize, ad: usize, ax: usize): f64 {
+@inline function rowDot(kind: i32, wr: usize, nb: i32, aq: usize, ad: usize, ax: usize, nOff: usize): f64 {
   const bb = blockBytes(kind);
   let acc = f64x2.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
-    let s = reduce4(blockDot(kind, wr, aq), blockDot(kind, wr + bb, aq + 32), blockDot(kind, wr + 2 * bb, aq + 64), blockDot(kind, wr + 3 * bb, aq + 96));
-    if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 3));
-    if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 4));
-    acc = f64x2.add(acc, scaleSums(s, f32x4.mul(f16x4At(wr, bb), v128.load(ad))));
-    if (kind == Q4_1 || kind == Q5_1) {
-      const ms = f32x4.mul(f16x4At(wr + 2, bb), v128.load(ax));
-      acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(ms), f64x2.promote_low_f32x4(i32x4.shuffle(ms, ms, 2, 3, 0, 1))));
-    }
+    acc = f64x2.add(acc, group4(kind, wr, aq, ad, ax, f16x4At(wr, bb), nOff));
     wr += 4 * bb;
     aq += 128;
     ad += 16;
     ax += 16;
   }
-  let sum = hsum64(acc);
-  for (; b < nb; b++) {
-    let s = hsum(blockDot(kind, wr, aq));
+  return hsum64(acc) + tailDot(kind, wr, nb - b, aq, ad, ax, nOff);
+}
+
+/**
+ * Four blocks from wr against one token (quants aq, scales ad, extras ax), given the blocks' f16
+ * scales dw as f32x4: the f64x2 partial sums of their scaled integer dots.
+ */
+// @ts-ignore: decorator
+@inline function group4(kind: i32, wr: usize, aq: usize, ad: usize, ax: usize, dw: v128, nOff: usize): v128 {
+  const bb = blockBytes(kind);
+  let s = reduce4(blockDot(kind, wr, aq, nOff), blockDot(kind, wr + bb, aq + 32, nOff), blockDot(kind, wr + 2 * bb, aq + 64, nOff), blockDot(kind, wr + 3 * bb, aq + 96, nOff));
+  if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 3));
+  if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 4));
+  if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s = i32x4.add(s, v128.load(ax));
+  let acc = scaleSums(s, f32x4.mul(dw, v128.load(ad)));
+  if (kind == Q4_1 || kind == Q5_1) {
+    const ms = f32x4.mul(f16x4At(wr + 2, bb), v128.load(ax));
+    acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(ms), f64x2.promote_low_f32x4(i32x4.shuffle(ms, ms, 2, 3, 0, 1))));
+  }
+  return acc;
+}
+
+/** The last n (< 4) blocks from wr against one token, one at a time. */
+// @ts-ignore: decorator
+@inline function tailDot(kind: i32, wr: usize, n: i32, aq: usize, ad: usize, ax: usize, nOff: usize): f64 {
+  const bb = blockBytes(kind);
+  let sum: f64 = 0;
+  for (let b = 0; b < n; b++) {
+    let s = hsum(blockDot(kind, wr, aq, nOff));
     if (kind == Q4_0) s -= load<i32>(ax) << 3;
     if (kind == Q5_0) s -= load<i32>(ax) << 4;
+    if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s += load<i32>(ax);
     sum += <f64>(f16At(wr) * load<f32>(ad)) * <f64>s;
     if (kind == Q4_1 || kind == Q5_1) sum += <f64>(f16At(wr + 2) * load<f32>(ax));
     wr += bb;
@@ -129,10 +181,15 @@ import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
  * transposed reduction gives the four block sums. Writes y, y + yStride, ... (f64 accumulators).
  */
 // @ts-ignore: decorator
-@inline function rowDot4(kind: i32, wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize): void {
+@inline function rowDot4(kind: i32, wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize, nOff: usize): void {
   const bb = blockBytes(kind);
   let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
   for (let b = 0; b < nb; b++) {
+    let s: v128;
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const x0 = quantBytes(kind, wr, 0), x1 = quantBytes(kind, wr, 1);
+      s = reduce4(tokDotR(kind, x0, x1, aq, nOff), tokDotR(kind, x0, x1, aq + cols, nOff), tokDotR(kind, x0, x1, aq + 2 * cols, nOff), tokDotR(kind, x0, x1, aq + 3 * cols, nOff));
+    } else {
     let w0: v128, w1: v128, w2: v128, w3: v128;
     if (kind == Q8_0) {
       w0 = v128.load8x8_s(wr, 2);
@@ -154,9 +211,11 @@ import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
       w2 = i16x8.extend_low_i8x16_u(hi);
       w3 = i16x8.extend_high_i8x16_u(hi);
     }
-    let s = reduce4(tokDot(w0, w1, w2, w3, aq), tokDot(w0, w1, w2, w3, aq + cols), tokDot(w0, w1, w2, w3, aq + 2 * cols), tokDot(w0, w1, w2, w3, aq + 3 * cols));
+    s = reduce4(tokDot(w0, w1, w2, w3, aq), tokDot(w0, w1, w2, w3, aq + cols), tokDot(w0, w1, w2, w3, aq + 2 * cols), tokDot(w0, w1, w2, w3, aq + 3 * cols));
+    }
     if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(gather4(ax, tb), 3));
     if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(gather4(ax, tb), 4));
+    if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s = i32x4.add(s, gather4(ax, tb));
     const sc = f32x4.mul(f32x4.splat(f16At(wr)), gather4(ad, tb));
     acc01 = f64x2.add(acc01, f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(sc)));
     acc23 = f64x2.add(acc23, f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(sc, sc, 2, 3, 0, 1))));
@@ -185,14 +244,16 @@ import { f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
   const nb = cols >> 5;
   const rowBytes = <usize>nb * blockBytes(kind);
   const tb = <usize>nb << 2;
+  // Relaxed Q8_0: where the negative parts of the split activations start (see q8_split).
+  const nOff = <usize>nTok * <usize>cols;
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
-      rowDot4(kind, wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2);
+      rowDot4(kind, wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2, nOff);
     }
     for (; t < nTok; t++) {
-      const v = rowDot(kind, wr, nb, aq + <usize>t * cols, ad + <usize>t * tb, ax + <usize>t * tb);
+      const v = rowDot(kind, wr, nb, aq + <usize>t * cols, ad + <usize>t * tb, ax + <usize>t * tb, nOff);
       store<f32>(y + (<usize>(t * rows + r) << 2), <f32>v);
     }
   }
@@ -216,4 +277,24 @@ export function matmul_q4_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
 
 export function matmul_q5_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   matmul32(Q5_1, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+/**
+ * Relaxed build, Q8_0: rewrites n activation quants at p (n a multiple of 32) in place as |a| at p
+ * and sign masks (-1 where a < 0) at p + n, and writes each 32-block's sum of |a| over its negative
+ * quants to the i32s at sums: the layout matmul_q8_0 reads. Quants must lie in -127..127, as ggml's
+ * Q8_0 quantisation makes them (|-128| would not fit dotI7's 7-bit operand).
+ */
+export function q8_split(p: usize, n: i32, sums: usize): void {
+  for (let i: usize = 0; i < <usize>n; i += 32) {
+    const q0 = v128.load(p + i), q1 = v128.load(p + i, 16);
+    const m0 = i8x16.shr_s(q0, 7), m1 = i8x16.shr_s(q1, 7);
+    const a0 = i8x16.abs(q0), a1 = i8x16.abs(q1);
+    v128.store(p + <usize>n + i, m0);
+    v128.store(p + <usize>n + i, m1, 16);
+    v128.store(p + i, a0);
+    v128.store(p + i, a1, 16);
+    const neg = i16x8.add(i16x8.extadd_pairwise_i8x16_u(v128.and(a0, m0)), i16x8.extadd_pairwise_i8x16_u(v128.and(a1, m1)));
+    store<i32>(sums + (i >> 3), hsum(i32x4.extadd_pairwise_i16x8_u(neg)));
+  }
 }

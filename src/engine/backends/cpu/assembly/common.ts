@@ -1,5 +1,5 @@
-// Helpers shared by the matmul kernels: f16 scale conversion and horizontal reductions.
-// Everything is inlined into the kernels; nothing allocates.
+// Helpers shared by the matmul kernels: f16 scale conversion, horizontal reductions and the int8
+// dot product. Everything is inlined into the kernels; nothing allocates.
 
 // f16 -> f32 never touches an f32 subnormal: on x86 an operation with a subnormal operand takes a
 // microcode assist (~100+ cycles), and Q6_K/Q4_K block scales are often f16 subnormals. Normal
@@ -73,4 +73,32 @@
 // @ts-ignore: decorator
 @inline export function hsum64(v: v128): f64 {
   return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}
+
+/**
+ * i16x8 lanes holding pairwise sums a[2i]*b[2i] + a[2i+1]*b[2i+1] of 16 signed bytes a and 16 bytes
+ * b in 0..127. Built with relaxed SIMD (the "relaxed" wasm variant) this is one instruction
+ * (pmaddubsw on x86, sdot-like sequences on Arm); its result is exact for b below 128, which every
+ * caller guarantees, and wasm-kernels.ts checks the instruction on edge values before trusting it.
+ * Without relaxed SIMD, the same sums from widened i16 products. No lane can overflow: at most
+ * 2 * 128 * 127 in magnitude.
+ */
+// @ts-ignore: decorator
+@inline export function dotI7(a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(a, b);
+  const lo = i16x8.mul(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
+  const hi = i16x8.mul(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
+  // Pairwise in the same lane order as the relaxed instruction, so both builds agree lane by lane.
+  return i16x8.add(i8x16.shuffle(lo, hi, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29), i8x16.shuffle(lo, hi, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+}
+
+/** Checks dotI7 on edge values (-128, 127, 0 and mixed signs); the JS side refuses a build where it fails. */
+export function dot_i7_selftest(zero: i32): i32 {
+  // `zero` (always 0) keeps the optimiser from folding the instruction at build time.
+  const z = i8x16.splat(<i8>zero);
+  const a = i8x16.add(z, i8x16(-128, -128, 127, 127, -128, 127, 0, -1, 1, -1, 100, -100, -128, -128, 127, -127));
+  const b = i8x16.add(z, i8x16(127, 127, 127, 127, 127, 127, 127, 127, 0, 1, 127, 127, 1, 0, 127, 127));
+  const got = dotI7(a, b);
+  const want = i16x8(-32512, 32258, -127, -127, -1, 0, -128, 0);
+  return i8x16.all_true(i16x8.eq(got, want)) ? 1 : 0;
 }

@@ -1,7 +1,10 @@
 // WebAssembly SIMD kernels of the CPU backend, in AssemblyScript (built by `npm run build:wasm`).
 // Memory is imported and owned by the JS side, which places weights, activations and outputs and
 // passes byte offsets; nothing here allocates.
-export { matmul_q8_0, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } from "./blocks32";
+// Built twice over (see package.json's build:wasm): plain SIMD, and with relaxed SIMD's int8 dot
+// product (kernels-relaxed*.wasm), picked at run time when the engine can run it.
+export { matmul_q8_0, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1, q8_split } from "./blocks32";
+export { dot_i7_selftest } from "./common";
 export { matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./k-quants";
 
 /** Sum of n f32 values at ptr: a smoke test of the build and the memory hand-off. */
@@ -12,4 +15,19 @@ export function sum_f32(ptr: usize, n: i32): f32 {
   let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
   for (; i < n; i++) s += load<f32>(ptr + (<usize>i << 2));
   return s;
+}
+
+/**
+ * Reads `bytes` (a multiple of 64) from ptr with four independent vector streams and returns a
+ * value derived from all of them: a memory read-bandwidth probe (bench:engine times it).
+ */
+export function read_probe(ptr: usize, bytes: i32): i32 {
+  let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  for (let i: usize = 0; i < <usize>bytes; i += 64) {
+    a0 = v128.xor(a0, v128.load(ptr + i));
+    a1 = v128.xor(a1, v128.load(ptr + i, 16));
+    a2 = v128.xor(a2, v128.load(ptr + i, 32));
+    a3 = v128.xor(a3, v128.load(ptr + i, 48));
+  }
+  return i32x4.extract_lane(v128.xor(v128.xor(a0, a1), v128.xor(a2, a3)), 0);
 }

@@ -3,7 +3,9 @@
 // (at most four products per lane, all below 2^15), then i32x4.dot_i16x8_s against the splatted
 // integer sub-block scale gives the scaled i32 sums. The super-block's float combination is the TS
 // kernel's: f64(f32(d_a*d_w)) * sumi - f64(f32(d_a*dmin_w)) * sumMins, accumulated in f64.
-import { f16At, hsum } from "./common";
+// With relaxed SIMD (the "relaxed" build) the quant x activation products go through dotI7 on the
+// raw bytes instead of widening both sides to i16; the integer sums are the same, so are the results.
+import { dotI7, f16At, hsum } from "./common";
 
 // @ts-ignore: decorator
 @inline const Q4_K = 0;
@@ -15,6 +17,7 @@ import { f16At, hsum } from "./common";
 /** i16x8 lanes sum to dot(16 unsigned byte quants q, 16 int8 activations at a). */
 // @ts-ignore: decorator
 @inline function mul16(q: v128, a: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return dotI7(v128.load(a), q);
   return i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_u(q), v128.load8x8_s(a)), i16x8.mul(i16x8.extend_high_i8x16_u(q), v128.load8x8_s(a, 8)));
 }
 
@@ -74,6 +77,51 @@ import { f16At, hsum } from "./common";
   return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
 }
 
+/** The four 16-byte vectors of chunk c's quants: low nibbles (l0, l1: sub-block 2c), high (h0, h1: 2c+1). */
+// @ts-ignore: decorator
+@inline function nibbleAt(kind: i32, o: usize, c: i32, part: i32, m4: v128, mx: v128): v128 {
+  const q = o + (kind == Q4_K ? 16 : 48) + 32 * c;
+  const v = v128.load(q + 16 * (part & 1));
+  let n = part < 2 ? v128.and(v, m4) : v128.and(i16x8.shr_u(v, 4), m4);
+  if (kind == Q5_K) n = v128.or(n, bitTo4(v128.load(o + 16 + 16 * (part & 1)), 2 * c + (part >> 1), mx));
+  return n;
+}
+
+/**
+ * Relaxed build: the 8 six-bit sub-block scales of the super-block at o as i16 lanes. A chunk takes
+ * its two scales from lanes 0 and 1 (scaleLo, scaleHi) and then rotates the next pair in (nextScales):
+ * shuffles V8 emits as one or two instructions, where splatting a scalar costs a round trip through
+ * a general register.
+ */
+// @ts-ignore: decorator
+@inline function scaleVec(o: usize): v128 {
+  return i16x8.extend_low_i8x16_u(i64x2.splat(kScales(o + 4, false)));
+}
+
+// @ts-ignore: decorator
+@inline function scaleLo(v: v128): v128 {
+  return i8x16.shuffle(v, v, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+}
+
+// @ts-ignore: decorator
+@inline function scaleHi(v: v128): v128 {
+  return i8x16.shuffle(v, v, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+}
+
+// @ts-ignore: decorator
+@inline function nextScales(v: v128): v128 {
+  return i8x16.shuffle(v, v, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+}
+
+/** Relaxed build: Q4_K/Q5_K chunk c of the super-block at o against 64 raw activation bytes A0..A3, scales s0/s1. */
+// @ts-ignore: decorator
+@inline function chunkRaw(kind: i32, o: usize, c: i32, s0: v128, s1: v128, A0: v128, A1: v128, A2: v128, A3: v128, m4: v128, mx: v128): v128 {
+  // Four products per i16 lane at most: 4 * 31 * 128 fits.
+  const sl = i16x8.add(dotI7(A0, nibbleAt(kind, o, c, 0, m4, mx)), dotI7(A1, nibbleAt(kind, o, c, 1, m4, mx)));
+  const sh = i16x8.add(dotI7(A2, nibbleAt(kind, o, c, 2, m4, mx)), dotI7(A3, nibbleAt(kind, o, c, 3, m4, mx)));
+  return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
+}
+
 /** Q4_K/Q5_K: the scaled i32x4 sums of the 64-element chunk c (sub-blocks 2c, 2c+1) of the super-block at o. */
 // @ts-ignore: decorator
 @inline function chunk45(kind: i32, o: usize, c: i32, a: usize, sc: u64, m4: v128, mx: v128): v128 {
@@ -111,25 +159,46 @@ import { f16At, hsum } from "./common";
   return i16x8.narrow_i32x4_s(v128.load(p), v128.load(p, 16));
 }
 
+/** Q6_K's 16 sub-block scales widened to i16 (first or second eight). */
+// @ts-ignore: decorator
+@inline function scales6(o: usize, second: bool): v128 {
+  return i16x8.extend_low_i8x16_s(v128.load64_zero(o + (second ? 200 : 192)));
+}
+
+/** Q4_K/Q5_K's 8 mins, each repeated for the two bsums (16 values) it covers: first or second eight lanes. */
+// @ts-ignore: decorator
+@inline function mins45(o: usize, second: bool): v128 {
+  const mn = i16x8.extend_low_i8x16_u(i64x2.splat(kScales(o + 4, true)));
+  return second
+    ? i8x16.shuffle(mn, mn, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15)
+    : i8x16.shuffle(mn, mn, 0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+}
+
+/**
+ * Q6_K's float part for one token from the weight-side values (scales sc0/sc1, d = dw) and the
+ * token's bsums at bs and scale da. The quants were taken unsigned (q + 32): removes 32 * sum(scale_j * bsum_j).
+ */
+// @ts-ignore: decorator
+@inline function fin6(acc: v128, sc0: v128, sc1: v128, dw: f32, bs: usize, da: f32): f64 {
+  const off = i32x4.add(i32x4.dot_i16x8_s(sc0, bsums16(bs, false)), i32x4.dot_i16x8_s(sc1, bsums16(bs, true)));
+  return <f64>(da * dw) * <f64>(hsum(acc) - (hsum(off) << 5));
+}
+
+/** Q4_K/Q5_K's float part for one token: scale dw, min scale dmin and mins m0/m1 from the weights. */
+// @ts-ignore: decorator
+@inline function fin45(acc: v128, m0: v128, m1: v128, dw: f32, dmin: f32, bs: usize, da: f32): f64 {
+  const mins = i32x4.add(i32x4.dot_i16x8_s(m0, bsums16(bs, false)), i32x4.dot_i16x8_s(m1, bsums16(bs, true)));
+  return <f64>(da * dw) * <f64>hsum(acc) - <f64>(da * dmin) * <f64>hsum(mins);
+}
+
 /**
  * The float part of a super-block (weights at o) for one token, given the i32x4 scaled quant sums
  * acc: subtracts the min (Q4_K/Q5_K) or +32 offset (Q6_K) parts via the token's bsums at bs.
  */
 // @ts-ignore: decorator
 @inline function finish(kind: i32, o: usize, acc: v128, bs: usize, da: f32): f64 {
-  if (kind == Q6_K) {
-    const sc0 = i16x8.extend_low_i8x16_s(v128.load64_zero(o, 192));
-    const sc1 = i16x8.extend_low_i8x16_s(v128.load64_zero(o, 200));
-    // The quants were taken unsigned (q + 32): remove 32 * sum(scale_j * bsum_j).
-    const off = i32x4.add(i32x4.dot_i16x8_s(sc0, bsums16(bs, false)), i32x4.dot_i16x8_s(sc1, bsums16(bs, true)));
-    return <f64>(da * f16At(o + 208)) * <f64>(hsum(acc) - (hsum(off) << 5));
-  }
-  // Each min covers two bsums (32 values): pair mins with bsums lane by lane.
-  const mn = i16x8.extend_low_i8x16_u(i64x2.splat(kScales(o + 4, true)));
-  const m0 = i8x16.shuffle(mn, mn, 0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
-  const m1 = i8x16.shuffle(mn, mn, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15);
-  const mins = i32x4.add(i32x4.dot_i16x8_s(m0, bsums16(bs, false)), i32x4.dot_i16x8_s(m1, bsums16(bs, true)));
-  return <f64>(da * f16At(o)) * <f64>hsum(acc) - <f64>(da * f16At(o + 2)) * <f64>hsum(mins);
+  if (kind == Q6_K) return fin6(acc, scales6(o, false), scales6(o, true), f16At(o + 208), bs, da);
+  return fin45(acc, mins45(o, false), mins45(o, true), f16At(o), f16At(o + 2), bs, da);
 }
 
 /** One super-block of weights at o against 256 activation quants at a with bsums bs and scale da. */
@@ -139,6 +208,13 @@ import { f16At, hsum } from "./common";
   let acc = i32x4.splat(0);
   if (kind == Q6_K) {
     for (let j = 0; j < 4; j++) acc = i32x4.add(acc, chunk6(o, j >> 1, j & 1, a, m4, mx));
+  } else if (ASC_FEATURE_RELAXED_SIMD) {
+    let sv = scaleVec(o);
+    for (let c = 0; c < 4; c++) {
+      const ac = a + 64 * c;
+      acc = i32x4.add(acc, chunkRaw(kind, o, c, scaleLo(sv), scaleHi(sv), v128.load(ac), v128.load(ac, 16), v128.load(ac, 32), v128.load(ac, 48), m4, mx));
+      sv = nextScales(sv);
+    }
   } else {
     const sc = kScales(o + 4, false);
     for (let c = 0; c < 4; c++) acc = i32x4.add(acc, chunk45(kind, o, c, a, sc, m4, mx));
@@ -244,6 +320,88 @@ import { f16At, hsum } from "./common";
   store<f32>(y + 3 * yStride, <f32>y3);
 }
 
+/** Relaxed build: Q4_K/Q5_K quant bytes of two sub-blocks (l0, l1 | h0, h1) against 64 activation bytes at a. */
+// @ts-ignore: decorator
+@inline function tok45r(l0: v128, l1: v128, h0: v128, h1: v128, s0: v128, s1: v128, a: usize): v128 {
+  const sl = i16x8.add(dotI7(v128.load(a), l0), dotI7(v128.load(a, 16), l1));
+  const sh = i16x8.add(dotI7(v128.load(a, 32), h0), dotI7(v128.load(a, 48), h1));
+  return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
+}
+
+/** Relaxed build: Q6_K's four 16-quant vectors (32 apart in the activations) against the activations at a. */
+// @ts-ignore: decorator
+@inline function tok6r(q1: v128, q2: v128, q3: v128, q4: v128, s1: v128, s2: v128, s3: v128, s4: v128, a: usize): v128 {
+  const d1 = i32x4.dot_i16x8_s(dotI7(v128.load(a), q1), s1);
+  const d2 = i32x4.dot_i16x8_s(dotI7(v128.load(a, 32), q2), s2);
+  const d3 = i32x4.dot_i16x8_s(dotI7(v128.load(a, 64), q3), s3);
+  const d4 = i32x4.dot_i16x8_s(dotI7(v128.load(a, 96), q4), s4);
+  return i32x4.add(i32x4.add(d1, d2), i32x4.add(d3, d4));
+}
+
+/** rowK4 for the relaxed build: the quants stay bytes (no widening), each dotted with four tokens. */
+// @ts-ignore: decorator
+@inline function rowK4r(kind: i32, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
+  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  let o = wr;
+  let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
+  for (let b = 0; b < nb; b++) {
+    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0), acc2 = i32x4.splat(0), acc3 = i32x4.splat(0);
+    if (kind == Q6_K) {
+      for (let j = 0; j < 4; j++) {
+        const half = j >> 1, k = j & 1;
+        const ql = o + 64 * half + 16 * k;
+        const L0 = v128.load(ql), L1 = v128.load(ql, 32), H = v128.load(o + 128 + 32 * half + 16 * k);
+        const q1 = v128.or(v128.and(L0, m4), v128.and(i16x8.shl(H, 4), mx));
+        const q2 = v128.or(v128.and(L1, m4), v128.and(i16x8.shl(H, 2), mx));
+        const q3 = v128.or(v128.and(i16x8.shr_u(L0, 4), m4), v128.and(H, mx));
+        const q4 = v128.or(v128.and(i16x8.shr_u(L1, 4), m4), v128.and(i16x8.shr_u(H, 2), mx));
+        const sc = o + 192 + 8 * half + k;
+        const s1 = splatScale(load<i8>(sc)), s2 = splatScale(load<i8>(sc, 2)), s3 = splatScale(load<i8>(sc, 4)), s4 = splatScale(load<i8>(sc, 6));
+        const at = a + 128 * half + 16 * k;
+        acc0 = i32x4.add(acc0, tok6r(q1, q2, q3, q4, s1, s2, s3, s4, at));
+        acc1 = i32x4.add(acc1, tok6r(q1, q2, q3, q4, s1, s2, s3, s4, at + cols));
+        acc2 = i32x4.add(acc2, tok6r(q1, q2, q3, q4, s1, s2, s3, s4, at + 2 * cols));
+        acc3 = i32x4.add(acc3, tok6r(q1, q2, q3, q4, s1, s2, s3, s4, at + 3 * cols));
+      }
+    } else {
+      let sv = scaleVec(o);
+      for (let c = 0; c < 4; c++) {
+        const l0 = nibbleAt(kind, o, c, 0, m4, mx), l1 = nibbleAt(kind, o, c, 1, m4, mx);
+        const h0 = nibbleAt(kind, o, c, 2, m4, mx), h1 = nibbleAt(kind, o, c, 3, m4, mx);
+        const s0 = scaleLo(sv), s1 = scaleHi(sv);
+        sv = nextScales(sv);
+        const at = a + 64 * c;
+        acc0 = i32x4.add(acc0, tok45r(l0, l1, h0, h1, s0, s1, at));
+        acc1 = i32x4.add(acc1, tok45r(l0, l1, h0, h1, s0, s1, at + cols));
+        acc2 = i32x4.add(acc2, tok45r(l0, l1, h0, h1, s0, s1, at + 2 * cols));
+        acc3 = i32x4.add(acc3, tok45r(l0, l1, h0, h1, s0, s1, at + 3 * cols));
+      }
+    }
+    // The weight-side parts of the float combination, once for the four tokens.
+    if (kind == Q6_K) {
+      const sc0 = scales6(o, false), sc1 = scales6(o, true), dw = f16At(o + 208);
+      y0 += fin6(acc0, sc0, sc1, dw, s, load<f32>(d));
+      y1 += fin6(acc1, sc0, sc1, dw, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
+      y2 += fin6(acc2, sc0, sc1, dw, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
+      y3 += fin6(acc3, sc0, sc1, dw, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+    } else {
+      const m0 = mins45(o, false), m1 = mins45(o, true), dw = f16At(o), dmin = f16At(o + 2);
+      y0 += fin45(acc0, m0, m1, dw, dmin, s, load<f32>(d));
+      y1 += fin45(acc1, m0, m1, dw, dmin, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
+      y2 += fin45(acc2, m0, m1, dw, dmin, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
+      y3 += fin45(acc3, m0, m1, dw, dmin, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+    }
+    o += bb;
+    a += 256;
+    d += 4;
+    s += 64;
+  }
+  store<f32>(y, <f32>y0);
+  store<f32>(y + yStride, <f32>y1);
+  store<f32>(y + 2 * yStride, <f32>y2);
+  store<f32>(y + 3 * yStride, <f32>y3);
+}
+
 /**
  * Q4_K/Q5_K: two weight rows (from wr and wr + rowBytes) against one token; each chunk of
  * activations is widened once for both. Writes y and y + 4.
@@ -256,9 +414,18 @@ import { f16At, hsum } from "./common";
   for (let b = 0; b < nb; b++) {
     const o1 = o + rowBytes;
     const sc0 = kScales(o + 4, false), sc1 = kScales(o1 + 4, false);
+    let sv0 = scaleVec(o), sv1 = scaleVec(o1);
     let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0);
     for (let c = 0; c < 4; c++) {
       const ac = a + 64 * c;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        const A0 = v128.load(ac), A1 = v128.load(ac, 16), A2 = v128.load(ac, 32), A3 = v128.load(ac, 48);
+        acc0 = i32x4.add(acc0, chunkRaw(kind, o, c, scaleLo(sv0), scaleHi(sv0), A0, A1, A2, A3, m4, mx));
+        acc1 = i32x4.add(acc1, chunkRaw(kind, o1, c, scaleLo(sv1), scaleHi(sv1), A0, A1, A2, A3, m4, mx));
+        sv0 = nextScales(sv0);
+        sv1 = nextScales(sv1);
+        continue;
+      }
       const a0 = v128.load8x8_s(ac), a1 = v128.load8x8_s(ac, 8), a2 = v128.load8x8_s(ac, 16), a3 = v128.load8x8_s(ac, 24);
       const a4 = v128.load8x8_s(ac, 32), a5 = v128.load8x8_s(ac, 40), a6 = v128.load8x8_s(ac, 48), a7 = v128.load8x8_s(ac, 56);
       acc0 = i32x4.add(acc0, chunkWide(kind, o, c, sc0, a0, a1, a2, a3, a4, a5, a6, a7, m4, mx));
@@ -305,7 +472,8 @@ import { f16At, hsum } from "./common";
     const wr = w + <usize>r * rowBytes;
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
-      rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+      if (ASC_FEATURE_RELAXED_SIMD) rowK4r(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+      else rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
     }
     if (nTok == 1 && kind != Q6_K && r + 1 < r1) {
       rowK2(kind, wr, rowBytes, nb, aq, ad, bs, y + (<usize>r << 2), m4, mx);

@@ -55,7 +55,11 @@ const EMPTY_I8 = new Int8Array(0);
 const EMPTY_F32 = new Float32Array(0);
 const EMPTY_I32 = new Int32Array(0);
 
-export function prepareActivations(weightType: GgmlType, x: Float32Array, nTok: number, cols: number): PreparedActivations {
+/**
+ * Converts nTok rows of x for weightType's kernels. `pairs` (default true) also builds the SWAR
+ * pairs only the TypeScript kernels read; the wasm kernels' callers skip them.
+ */
+export function prepareActivations(weightType: GgmlType, x: Float32Array, nTok: number, cols: number, pairs = true): PreparedActivations {
   const format = activationFormat(weightType);
   const blockSize = typeLayout(weightType).blockSize;
   if (cols <= 0 || cols % blockSize !== 0) throw new QuantShapeError(`cols ${cols} is not a multiple of ${typeLayout(weightType).name}'s block size ${blockSize}`);
@@ -77,7 +81,7 @@ export function prepareActivations(weightType: GgmlType, x: Float32Array, nTok: 
       const d = new Float32Array(nb);
       const sums = new Int32Array(nb);
       quantizeQ8_0Blocks(x, 0, nb, qs, 0, d, 0, sums, 0);
-      return { ...base, qs, d, sums, pairs: packPairs(qs) };
+      return { ...base, qs, d, sums, pairs: pairs ? packPairs(qs) : EMPTY_I32 };
     }
     case "q8_1": {
       const nb = n / 32;
@@ -85,7 +89,7 @@ export function prepareActivations(weightType: GgmlType, x: Float32Array, nTok: 
       const d = new Float32Array(nb);
       const s = new Float32Array(nb);
       quantizeQ8_1Blocks(x, 0, nb, qs, 0, d, 0, s, 0);
-      return { ...base, qs, d, s, pairs: packPairs(qs) };
+      return { ...base, qs, d, s, pairs: pairs ? packPairs(qs) : EMPTY_I32 };
     }
     case "q8_K": {
       const nb = n / 256;
@@ -93,7 +97,7 @@ export function prepareActivations(weightType: GgmlType, x: Float32Array, nTok: 
       const d = new Float32Array(nb);
       const sums = new Int32Array(16 * nb);
       quantizeQ8_KBlocks(x, 0, nb, qs, 0, d, 0, sums, 0);
-      return { ...base, qs, d, sums, pairs: packPairs(qs) };
+      return { ...base, qs, d, sums, pairs: pairs ? packPairs(qs) : EMPTY_I32 };
     }
   }
 }

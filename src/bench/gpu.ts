@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { WebGpuBackend } from "../engine/backends/webgpu/index.js";
 import { generate, loadModel } from "../engine/generate.js";
+import { GREEDY_SAMPLER } from "../engine/sampler.js";
 import { LlamaCppReference, type ReferenceGpu } from "../reference/llama-cpp.js";
 
 const PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who";
@@ -13,8 +14,7 @@ async function ours(path: string, decode: number): Promise<{ prefill: number; de
   try {
     const model = await loadModel(path, backend);
     const ids = model.tokenizer.encode(PROMPT, { addSpecial: true, parseSpecial: false });
-    const sampler = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 64, seed: 1 };
-    const run = async () => generate(model, ids, { maxTokens: decode + 1, sampler, contextLength: 1024 });
+    const run = async () => generate(model, ids, { maxTokens: decode + 1, sampler: GREEDY_SAMPLER, contextLength: 1024 });
     await run();
     const r = await run();
     return { prefill: r.timings.prefillTokS, decode: r.timings.decodeTokS, tokens: [...r.tokens], adapter: backend.description };

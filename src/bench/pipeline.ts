@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CpuBackend } from "../engine/backends/cpu/index.js";
 import { generate, loadModel } from "../engine/generate.js";
+import { GREEDY_SAMPLER } from "../engine/sampler.js";
 import { GgmlType } from "../gguf/types.js";
 import { generateClusterKey } from "../net/index.js";
 import { completeStreaming, createInstance, nodeIds, untilReady } from "../testing/api-client.js";
@@ -51,7 +52,7 @@ async function singleProcess(path: string): Promise<{ run: (maxTokens: number) =
   const backend = new CpuBackend({ threads: 1 });
   const model = await loadModel(path, backend);
   const ids = model.tokenizer.encode(PROMPT, { addSpecial: true });
-  const sampler = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+  const sampler = GREEDY_SAMPLER;
   return {
     // Timed like the cluster runs: from the first token's text to the last's, sampling included.
     run: async (maxTokens) => {

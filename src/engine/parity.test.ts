@@ -22,10 +22,11 @@ import { tempDir } from "../testing/paths.js";
 import type { Architecture } from "./config.js";
 import { generate, loadModel, type LoadedModel } from "./generate.js";
 import { argmax } from "./sampler.js";
+import { GREEDY_SAMPLER } from "./sampler.js";
 
 const TOP1_TOLERANCE = 0.2;
 
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+const GREEDY = GREEDY_SAMPLER;
 
 const PROMPTS = [
   "Hello world",

@@ -19,6 +19,9 @@ export interface SamplerOptions {
   readonly seed: number;
 }
 
+/** Argmax with every filter and penalty off: what reference comparisons and benchmarks decode with. */
+export const GREEDY_SAMPLER: SamplerOptions = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+
 export const DEFAULT_SAMPLER: SamplerOptions = {
   temperature: 0.8,
   topK: 40,

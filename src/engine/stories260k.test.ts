@@ -2,19 +2,12 @@
 // the text recorded in ../shared/models/SOURCE.md.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { STORIES_260K } from "../testing/paths.js";
+import { STORIES_260K, stories260KExpectedText } from "../testing/paths.js";
 import { LlamaCppReference } from "../reference/llama-cpp.js";
 import { generate, loadModel } from "./generate.js";
+import { GREEDY_SAMPLER } from "./sampler.js";
 
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
-
-function expectedText(): string {
-  const source = readFileSync(STORIES_260K.replace(/stories260K\.gguf$/, "SOURCE.md"), "utf8");
-  const block = /```\n(Once upon a time[^\n]*)\n```/.exec(source);
-  assert.ok(block, "SOURCE.md holds the expected greedy text");
-  return block[1];
-}
+const GREEDY = GREEDY_SAMPLER;
 
 test("stories260K: greedy 40 tokens match SOURCE.md and llama.cpp's token ids", async () => {
   const model = await loadModel(STORIES_260K);
@@ -28,7 +21,7 @@ test("stories260K: greedy 40 tokens match SOURCE.md and llama.cpp's token ids", 
     const theirs = await ref.greedy(prompt, 40);
     assert.equal(ours.tokens.length, 40);
     assert.deepEqual(ours.tokens, theirs.tokens);
-    assert.equal("Once upon a time" + ours.text, expectedText());
+    assert.equal("Once upon a time" + ours.text, stories260KExpectedText());
   } finally {
     await ref.close();
     await model.close();

@@ -11,8 +11,9 @@ import { createInstance, nodeIds } from "../testing/api-client.js";
 import { agreed, killAll, startNode, until } from "../testing/cluster-procs.js";
 import { STORIES_260K, tempDir } from "../testing/paths.js";
 import { launchWebGpuChromium } from "./browser-support.js";
+import { GREEDY_SAMPLER } from "../engine/sampler.js";
 
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+const GREEDY = GREEDY_SAMPLER;
 const MAX_TOKENS = 16;
 
 interface CheckResult {

@@ -23,9 +23,14 @@ export function placedRecord(cmd: Pick<PlaceInstanceCommand, "needs" | "constrai
   return { needs: cmd.needs, ...(cmd.constraints === undefined ? {} : { constraints: cmd.constraints }), predicted };
 }
 
+/** The solver's mutable ModelNeeds from the read-only copy an event carries. */
+export function needsOf(n: PlaceInstanceCommand["needs"]): ModelNeeds {
+  return { ...n, layerBytes: [...n.layerBytes], layerFlopsPerToken: [...n.layerFlopsPerToken] };
+}
+
 export function decidePlacement(state: ClusterState, cmd: PlaceInstanceCommand): PlacementDecision {
   const { devices } = devicesFromState(state, cmd.needs.weightType);
-  const needs: ModelNeeds = { ...cmd.needs, layerBytes: [...cmd.needs.layerBytes], layerFlopsPerToken: [...cmd.needs.layerFlopsPerToken] };
+  const needs = needsOf(cmd.needs);
   const result = place(needs, devices, linksFromState(state), constraintsOf(cmd));
   if (!result.ok) return { ok: false, detail: `${result.reason}: ${result.detail}` };
   return { ok: true, placement: result, slices: result.stages.map((s) => ({ nodeId: s.nodeId, start: s.start, end: s.end })) };

@@ -9,7 +9,7 @@
 import type { ClusterState, Instance } from "../cluster/index.js";
 import { predictDecode } from "./cost.js";
 import { devicesFromState, linksFromState } from "./from-state.js";
-import { decidePlacement, placedRecord } from "./place-instance.js";
+import { decidePlacement, needsOf, placedRecord } from "./place-instance.js";
 import { lostNodes, replacementId } from "./recovery.js";
 import type { Event } from "../cluster/index.js";
 
@@ -32,8 +32,7 @@ function currentSeconds(state: ClusterState, instance: Instance): number | undef
   const byId = new Map(devices.map((d) => [d.id, d]));
   if (instance.placement.some((p) => !byId.has(p.nodeId))) return undefined;
   try {
-    const n = { ...needs, layerBytes: [...needs.layerBytes], layerFlopsPerToken: [...needs.layerFlopsPerToken] };
-    return predictDecode(n, instance.placement, byId, linksFromState(state)).secondsPerToken;
+    return predictDecode(needsOf(needs), instance.placement, byId, linksFromState(state)).secondsPerToken;
   } catch {
     // A link not measured yet: no basis for a comparison.
     return undefined;

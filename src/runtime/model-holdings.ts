@@ -42,6 +42,8 @@ export class ModelHoldings {
   private readonly catalog = new ModelCatalog();
   private readonly server = new ModelRangeServer(this.catalog);
   private held: Held[] | undefined;
+  /** The state's list last found equal to `held`: every applied event checks, and most change nothing. */
+  private confirmed: readonly Held[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private off: (() => void) | undefined;
   private scanning: Promise<void> | undefined;
@@ -104,6 +106,7 @@ export class ModelHoldings {
       });
     }
     this.held = held;
+    this.confirmed = undefined;
     await this.publish();
   }
 
@@ -112,7 +115,11 @@ export class ModelHoldings {
     const held = this.held;
     const self = this.node.state.nodes[this.node.nodeId];
     if (held === undefined || this.stopped || self?.status !== "alive") return;
-    if (JSON.stringify(self.models ?? null) === JSON.stringify(held)) return;
+    if (self.models !== undefined && self.models === this.confirmed) return;
+    if (JSON.stringify(self.models ?? null) === JSON.stringify(held)) {
+      this.confirmed = self.models;
+      return;
+    }
     await this.node.propose([{ type: "NodeModelsUpdated", nodeId: this.node.nodeId, models: held }]).catch((e: unknown) => this.warn(`list not published: ${e instanceof Error ? e.message : String(e)}`));
   }
 

@@ -15,8 +15,9 @@ import { buildSyntheticVocab } from "../tokenizer/synth.js";
 import { loadShard, type LoadedShard } from "./shard.js";
 import { Stage, type StageOutput, type StageStep } from "./stage.js";
 import { StageThread } from "./stage-thread.js";
+import { GREEDY_SAMPLER } from "../engine/sampler.js";
 
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+const GREEDY = GREEDY_SAMPLER;
 const open = (history: number[], capacity = 256) => ({ capacity, sampler: GREEDY, history });
 
 async function randomModel(dir: string, type: GgmlType, name: string): Promise<string> {

@@ -2,9 +2,10 @@
 // pipeline would (each stage's hidden states into the next), and returns the greedy tokens and the
 // full model's prompt logits, so a test can compare the page's WebGPU with the CPU backend in Node.
 import type { SequenceOpen } from "../../shard/protocol.js";
+import { GREEDY_SAMPLER } from "../../engine/sampler.js";
 import { loadPageStage, openGpu, type PageStage } from "./engine.js";
 
-export const GREEDY_CHECK = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 } as const;
+export const GREEDY_CHECK = GREEDY_SAMPLER;
 
 export interface EngineCheckResult {
   readonly adapter: string;

@@ -6,9 +6,10 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { generate, loadModel } from "../../generate.js";
 import { CpuBackend } from "./index.js";
+import { GREEDY_SAMPLER } from "../../sampler.js";
 
 const DEFAULT_MODEL = fileURLToPath(new URL("../../../../bench-out/tinyllama-q8_0.gguf", import.meta.url));
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+const GREEDY = GREEDY_SAMPLER;
 const PROMPT = "Once upon a time, in a small village at the edge of a great forest, there lived an old clockmaker who";
 
 async function main(): Promise<void> {

@@ -18,9 +18,10 @@ import { CpuBackend } from "./index.js";
 import { prepareActivations } from "./kernels/prepared-activations.js";
 import { ROW_ALIGN, splitRows } from "./matmul-pool.js";
 import { WasmKernels } from "./wasm-kernels.js";
+import { GREEDY_SAMPLER } from "../../sampler.js";
 
 const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
+const GREEDY = GREEDY_SAMPLER;
 
 test("splitRows covers [r0, r1) with contiguous ranges whose starts are aligned", () => {
   for (const [r0, r1] of [[0, 13], [0, 37], [3, 35], [0, 2048], [0, 1], [5, 5]]) {

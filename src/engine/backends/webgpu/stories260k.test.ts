@@ -3,20 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { STORIES_260K, TESSERA_BIN } from "../../../testing/paths.js";
+import { STORIES_260K, stories260KExpectedText, TESSERA_BIN } from "../../../testing/paths.js";
 import { generate, loadModel } from "../../generate.js";
 import { openWebGpu } from "./test-support.js";
+import { GREEDY_SAMPLER } from "../../sampler.js";
 
-const GREEDY = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0, seed: 0 };
-
-function expectedText(): string {
-  const source = readFileSync(STORIES_260K.replace(/stories260K\.gguf$/, "SOURCE.md"), "utf8");
-  const block = /```\n(Once upon a time[^\n]*)\n```/.exec(source);
-  assert.ok(block, "SOURCE.md holds the expected greedy text");
-  return block[1];
-}
+const GREEDY = GREEDY_SAMPLER;
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
@@ -30,7 +23,7 @@ test("stories260K on WebGPU: greedy 40 tokens are SOURCE.md's text and the CPU b
     const cpu = await generate(onCpu, prompt, { maxTokens: 40, sampler: GREEDY });
     assert.equal(ours.tokens.length, 40);
     assert.deepEqual(ours.tokens, cpu.tokens);
-    assert.equal("Once upon a time" + ours.text, expectedText());
+    assert.equal("Once upon a time" + ours.text, stories260KExpectedText());
 
     // Prompt logits: within 1e-2 of the CPU backend's, whose attention keeps its value sums in f16 as
     // llama.cpp's CPU flash attention does (this kernel sums in f32); these logits span about -10 to 18.
@@ -80,5 +73,5 @@ test("`tessera generate --backend webgpu` prints SOURCE.md's greedy text and exi
     [TESSERA_BIN, "generate", "--backend", "webgpu", "--model", STORIES_260K, "--prompt", "Once upon a time", "--max-tokens", "40", "--temperature", "0"],
     { timeout: 120_000 },
   );
-  assert.equal(stdout.trim(), expectedText());
+  assert.equal(stdout.trim(), stories260KExpectedText());
 });

@@ -15,6 +15,7 @@ import { TelemetryApi } from "./telemetry.js";
 import { isDashboardPath, serveDashboard } from "../dashboard/serve.js";
 import { isJoinPath, serveJoin } from "../join/serve.js";
 import { JoinRelay } from "../join/relay.js";
+import { JOIN_LINK_PATH, serveJoinLink } from "./join-link.js";
 import { predictionsFor } from "../dashboard/predictions.js";
 import { followHistory } from "../runtime/telemetry.js";
 import type { TelemetryHistory } from "../runtime/telemetry-history.js";
@@ -130,6 +131,8 @@ export function createApiServer(node: TesseraNode, runners: RunnerManager, telem
       // The browser device's page and model ranges: authenticated by the cluster key, not the API key.
       if (isJoinPath(url.pathname)) return serveJoin({ nodeId: node.nodeId, modelsDir: runners.options.modelsDir, clusterKey: node.clusterKey, state: () => node.state }, req, res, url.pathname);
       authorize(req, url.pathname);
+      // The dashboard's "Add a device" links: they carry the cluster key, so they need the API key.
+      if (url.pathname === JOIN_LINK_PATH) return serveJoinLink(server, node.clusterKey, req, res);
       await route(node, runners, t, req, res, url, openai);
     })();
     handled.catch((e: unknown) => {

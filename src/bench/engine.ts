@@ -8,6 +8,7 @@ import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CpuBackend } from "../engine/backends/cpu/index.js";
+import { kernelImports } from "../engine/backends/cpu/wasm-imports.js";
 import { loadModel, generate } from "../engine/generate.js";
 import { readGgufHeader } from "../gguf/reader.js";
 import { GgmlType, typeName } from "../gguf/types.js";
@@ -20,25 +21,30 @@ interface Speed {
 }
 
 /**
- * Single-thread read bandwidth in GB/s: the best of five passes of the wasm read probe over 256 MiB
- * (far beyond the caches), in the same kind of code and memory the kernels use.
+ * Single-thread read bandwidth in GB/s: the best of five passes of the wasm read probes over 256 MiB
+ * (far beyond the caches), in the same kind of code and memory the kernels use. `one_stream` reads
+ * front to back; `four_streams` reads four quarters together, as the decode kernels do, which keeps
+ * more cache-line fills in flight and is what one thread of this machine can actually reach.
  */
-function probeReadBandwidth(): number {
+function probeReadBandwidth(): { one_stream: number; four_streams: number } {
   const bytes = 256 << 20;
   const base = 1 << 20;
   const memory = new WebAssembly.Memory({ initial: (base + bytes) / 65536, maximum: 65536 });
   const module = new WebAssembly.Module(readFileSync(new URL("../engine/backends/cpu/kernels.wasm", import.meta.url)));
-  const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort"); } } });
-  const probe = instance.exports["read_probe"] as (ptr: number, n: number) => number;
-  // Touch every page so the probe reads memory, not the kernel's shared zero page.
+  const instance = new WebAssembly.Instance(module, kernelImports(memory));
+  // Touch every page so the probes read memory, not the kernel's shared zero page.
   new Uint8Array(memory.buffer, base, bytes).fill(7);
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    probe(base, bytes);
-    best = Math.min(best, performance.now() - t0);
-  }
-  return bytes / (best / 1000) / 1e9;
+  const gbs = (name: string) => {
+    const probe = instance.exports[name] as (ptr: number, n: number) => number;
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      probe(base, bytes);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return bytes / (best / 1000) / 1e9;
+  };
+  return { one_stream: gbs("read_probe"), four_streams: gbs("read_probe_streams") };
 }
 
 /** Bytes of weights one decode step reads: every tensor but the embedding table (one row of it per token). */
@@ -199,6 +205,11 @@ async function main(): Promise<void> {
         },
         // Weight bytes streamed per second while decoding, against the probe's read bandwidth.
         decode_weight_gb_s: { tessera: (perToken * a.decode_tok_s) / 1e9, llama_cpp: (perToken * b.decode_tok_s) / 1e9 },
+        // The same, as a share of what `threads` threads could read at the probe's four-stream rate.
+        decode_share_of_read_bandwidth: {
+          tessera: (perToken * a.decode_tok_s) / 1e9 / (threads * readGbS.four_streams),
+          llama_cpp: (perToken * b.decode_tok_s) / 1e9 / (threads * readGbS.four_streams),
+        },
         // Random-weight models amplify last-bit arithmetic differences (see engine/parity.test.ts), so
         // greedy paths may part after a while; this says after how many tokens they did, if at all.
         greedy_tokens_equal_until: firstDifference(a.tokens, b.tokens.slice(0, a.tokens.length)),

@@ -4,7 +4,6 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
-import { availableParallelism } from "node:os";
 
 /** An error meant for the user: printed as one line, exit code 1 (2 for usage errors). */
 export class CliError extends Error {
@@ -58,10 +57,3 @@ export function requireFile(path: string | undefined, flag: string): string {
   return full;
 }
 
-/**
- * Threads for the CPU backend when --threads is not given: one per CPU the process may use. Node does
- * not tell physical cores from hyper-threads; the device-profile work will refine this.
- */
-export function defaultThreads(): number {
-  return Math.max(1, availableParallelism());
-}

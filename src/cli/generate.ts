@@ -4,7 +4,8 @@ import { createBackend, isBackendChoice } from "../engine/backends/select.js";
 import { loadModel, generate } from "../engine/generate.js";
 import { DEFAULT_SAMPLER, type SamplerOptions } from "../engine/sampler.js";
 import { renderChat, chatTemplateFromGguf } from "../tokenizer/chat.js";
-import { CliError, defaultModelPath, defaultThreads, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
+import { defaultThreads } from "../devices/default-threads.js";
+import { CliError, defaultModelPath, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
 
 export const GENERATE_USAGE = `tessera generate [--model FILE] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K]
                  [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--chat] [--json]

@@ -1,5 +1,6 @@
 // `tessera start`: runs a node until SIGINT/SIGTERM, then leaves the cluster cleanly.
-import { availableParallelism, homedir } from "node:os";
+import { homedir } from "node:os";
+import { defaultThreads } from "../devices/default-threads.js";
 import { join } from "node:path";
 import { createApiServer, DEFAULT_API_PORT, listen } from "../api/server.js";
 import { TelemetryApi } from "../api/telemetry.js";
@@ -68,7 +69,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   const positive = (n: number) => Number.isInteger(n) && n >= 1;
   const runnerOptions = {
     modelsDir: f["models-dir"] ?? join(dataDir, "models"),
-    threads: numberFlag(f.threads, "threads", availableParallelism(), positive),
+    threads: numberFlag(f.threads, "threads", defaultThreads(), positive),
     maxBatch: numberFlag(f["max-batch"], "max-batch", 16, (n) => positive(n) && n <= 256),
     stepTimeoutMs: numberFlag(f["step-timeout-ms"], "step-timeout-ms", 120_000, (n) => Number.isInteger(n) && n >= 100),
     backend: backendFlag(f.backend),

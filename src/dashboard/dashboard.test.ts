@@ -3,10 +3,12 @@
 // with its memory bar, the links' latency, the placement's layer ranges with a predicted rate, a chat
 // answer streamed into the page equal to the API's own greedy answer, a new event shown without a
 // reload, and a killed node's card marked lost within the node timeout. Then one keyed node: the page
-// loads without the key and works once it is typed. TESSERA_SCREENSHOTS=DIR saves the pictures that
+// loads without the key and works once it is typed. Both open "Add a device" and check its join links
+// (the loopback one with a note unkeyed, the LAN ones keyed). TESSERA_SCREENSHOTS=DIR saves the pictures that
 // docs/img/ holds (`TESSERA_SCREENSHOTS=docs/img node scripts/run-tests.js dist/dashboard/dashboard.test`).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -14,6 +16,7 @@ import { generateClusterKey } from "../net/index.js";
 import { complete, createInstance, nodeIds, untilReady } from "../testing/api-client.js";
 import { agreed, killAll, startNode, until, type StateView } from "../testing/cluster-procs.js";
 import { STORIES_260K, tempDir } from "../testing/paths.js";
+import { joinHosts } from "../api/join-link.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const PROMPT = "Tell me a story";
@@ -142,6 +145,18 @@ test("dashboard in Chromium on 3 nodes: devices, link latency, placement, stream
     assert.equal(await page.locator(`#topology .node[data-node-id="${ids[0]}"]`).getAttribute("data-status"), "timed_out");
     for (const i of [1, 2]) assert.equal(await page.locator(`#devices .device[data-node-id="${ids[i]}"]`).getAttribute("data-status"), "alive");
     await screenshot(page, "dashboard-node-lost.png");
+
+    // "Add a device": without an API key the API listens on 127.0.0.1 only, so the one link is the
+    // loopback one (carrying the cluster key), with a note saying how to let other devices in.
+    await page.click("#add-device");
+    const link = page.locator("#add-device-panel .join-link");
+    await link.first().waitFor({ timeout: 30_000 });
+    assert.equal(await link.count(), 1);
+    assert.equal(await link.locator(".join-url").inputValue(), `http://127.0.0.1:${b.api}/join#key=${key}`);
+    assert.match((await page.locator("#add-device-panel .join-note").textContent()) ?? "", /--api-key/);
+    await page.waitForFunction(`document.querySelector("#add-device-panel .qr")?.naturalWidth > 0`, undefined, { timeout: 10_000 });
+    await page.click("#add-device-close");
+    assert.equal(await page.locator("#add-device-panel").isHidden(), true);
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();
@@ -150,12 +165,13 @@ test("dashboard in Chromium on 3 nodes: devices, link latency, placement, stream
   }
 });
 
-test("with an API key the page loads without it, and works once the key is typed (kept across reloads)", { timeout: 120_000 }, async () => {
+test("with an API key the page loads without it, works once the key is typed (kept across reloads), and shows LAN join links", { timeout: 120_000 }, async () => {
   const tmp = tempDir();
   const apiKey = "dashboard-test-key";
+  const clusterKey = generateClusterKey();
   let browser: Browser | undefined;
   try {
-    const node = await startNode(join(tmp.dir, "k"), ["--name", "keyed", "--threads", "1", "--probe-ms", "0", "--api-key", apiKey]);
+    const node = await startNode(join(tmp.dir, "k"), ["--name", "keyed", "--join", clusterKey, "--threads", "1", "--probe-ms", "0", "--api-key", apiKey]);
     const base = `http://127.0.0.1:${node.api}`;
     assert.equal((await fetch(`${base}/`)).status, 200);
     assert.equal((await fetch(`${base}/dashboard/app.js`)).status, 200);
@@ -181,6 +197,22 @@ test("with an API key the page loads without it, and works once the key is typed
     await page.reload();
     await page.locator('#devices .device .device-name:text-is("keyed")').waitFor({ timeout: 30_000 });
     assert.equal(await page.inputValue("#api-key"), apiKey);
+
+    // "Add a device" asks /join-link with the key: keyed, the API listens on every interface, so the
+    // links are this machine's LAN addresses (never opened here), each with the cluster key and a QR code.
+    await page.click("#add-device");
+    const links = page.locator("#add-device-panel .join-link");
+    await links.first().waitFor({ timeout: 30_000 });
+    const expected = joinHosts("0.0.0.0", networkInterfaces(), "127.0.0.1").hosts;
+    assert.equal(await links.count(), expected.length);
+    for (const [i, host] of expected.entries()) {
+      assert.equal(await links.nth(i).getAttribute("data-address"), host);
+      assert.equal(await links.nth(i).locator(".join-url").inputValue(), `http://${host}:${node.api}/join#key=${clusterKey}`);
+    }
+    await page.waitForFunction(`[...document.querySelectorAll("#add-device-panel .qr")].every((q) => q.naturalWidth > 0)`, undefined, { timeout: 10_000 });
+    await links.first().locator("button.copy").click();
+    await page.waitForFunction(`document.querySelector("#add-device-panel button.copy").textContent === "Copied"`, undefined, { timeout: 10_000 });
+    await screenshot(page, "dashboard-add-device.png");
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser?.close();

@@ -2,8 +2,10 @@
 // through n1 make 3 devices. Instances of stories260K hand-placed with a layer range on the page —
 // one in the middle of a 3-stage pipeline (its neighbours: n0 over libp2p, and n1, the page's own
 // relay, in-process), one with the page as the head — give exactly the greedy tokens of
-// single-process `tessera generate`, for a chat completion and a plain one. Closing the tab fails
-// the page's runners. With no other device measured, the solver places a whole instance on the page.
+// single-process `tessera generate`, for a chat completion and a plain one. A second tab of the same
+// browser (the same device) then takes the device over: the first tab's stages die with its socket
+// and are reported failed, and the device, on its new tab, takes the next placement. Closing the tab
+// fails the page's runners. With no other device measured, the solver places a whole instance on the page.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -34,10 +36,13 @@ test("a browser page runs a layer range of stories260K in the cluster's pipeline
     await until(nodes, agreed(2));
     const [n0, n1] = await nodeIds(nodes);
 
-    const page = await browser.newPage();
+    const context = await browser.newContext();
+    const page = await context.newPage();
     const pageErrors: string[] = [];
-    page.on("pageerror", (e) => pageErrors.push(e.message));
-    await page.goto(`http://127.0.0.1:${nodes[1].api}/join#key=${encodeURIComponent(key)}`);
+    const collectErrors = (e: Error) => pageErrors.push(e.message);
+    page.on("pageerror", collectErrors);
+    const joinUrl = `http://127.0.0.1:${nodes[1].api}/join#key=${encodeURIComponent(key)}`;
+    await page.goto(joinUrl);
     await page.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
     const web = (await page.textContent("#device-id")) ?? "";
     await until(nodes, agreed(3), 30_000);
@@ -62,8 +67,24 @@ test("a browser page runs a layer range of stories260K in the cluster's pipeline
     assert.match((await page.textContent("#memory")) ?? "", /MiB/);
     assert.deepEqual(pageErrors, []);
 
-    // Solver-placed: with telemetry off the nodes publish no profile, so the page, measured on WebGPU,
-    // is the one device the solver can use, and the master places the whole model on it.
+    // The same device from a second tab (same context, so the same stored secret): the node replaces
+    // the first tab's socket (that tab is told and stops), and the stages that lived there are
+    // reported failed: the pipelines through them are broken.
+    const second = await context.newPage();
+    second.on("pageerror", collectErrors);
+    await second.goto(joinUrl);
+    await second.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
+    assert.equal(await second.textContent("#device-id"), web);
+    await page.waitForSelector('#status[data-state="error"]', { timeout: 30_000 });
+    assert.match((await page.textContent("#status")) ?? "", /another tab/);
+    await until(nodes, (states) => states.every((s) => {
+      const runners = Object.values(runnersOf(s)).filter((r) => r.nodeId === web);
+      return runners.length === 2 && runners.every((r) => r.status === "failed") && s.nodes[web]?.status === "alive";
+    }), 30_000);
+    await page.close();
+
+    // Solver-placed: with telemetry off the nodes publish no profile, so the page (now its second tab),
+    // measured on WebGPU, is the one device the solver can use, and the master places the whole model on it.
     const solved = await post(nodes[0], "/instance", { model: STORIES_260K, instance_id: "solved" });
     assert.equal(solved.status, 201, JSON.stringify(solved.body));
     assert.deepEqual((solved.body["placement"] as { node_id: string }[]).map((p) => p.node_id), [web], "the solver places it on the page");
@@ -73,7 +94,7 @@ test("a browser page runs a layer range of stories260K in the cluster's pipeline
     assert.deepEqual(alone.tokens, reference(prompt, false), "the page alone, solver-placed, gives the single-process tokens");
 
     // The tab closes: the page's stages are reported failed, and the device times out.
-    await page.close();
+    await second.close();
     await until(nodes, (states) => states.every((s) => {
       const runners = Object.values(runnersOf(s)).filter((r) => r.nodeId === web);
       return runners.length === 3 && runners.every((r) => r.status === "failed") && (s.nodes[web]?.status ?? "") !== "alive";

@@ -6,6 +6,11 @@ import { IdSchema, InstanceIdSchema, TextSchema } from "../cluster/bounded.js";
 import { SequenceIdSchema, SequenceOpenSchema } from "../shard/protocol.js";
 
 export const JOIN_SOCKET_PATH = "/join/socket";
+/**
+ * The close code (application range 4000–4999) a node sends a page whose device connected again on
+ * another socket (a second tab with the same stored secret): that page stops instead of reconnecting.
+ */
+export const REPLACED_CLOSE_CODE = 4001;
 /** Header bytes a page may send in one frame; step headers and profiles are far smaller. */
 export const MAX_PAGE_HEADER_BYTES = 256 * 1024;
 /** Largest frame a page may send: a prompt chunk's hidden states at most (16k tokens × 4k dim × 4 bytes). */
@@ -83,5 +88,7 @@ export const NodeMessageSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("run"), instanceId: InstanceIdSchema, id: Count, steps: z.array(PageStepSchema).min(1).max(1024) }),
   z.strictObject({ kind: z.literal("free"), instanceId: InstanceIdSchema, seq: SequenceIdSchema }),
   z.strictObject({ kind: z.literal("refused"), message: z.string().max(1024) }),
+  /** Every heartbeat period while the node vouches for the page: lets a page notice a node gone without a TCP close. */
+  z.strictObject({ kind: z.literal("beat") }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessageSchema>;

@@ -66,10 +66,13 @@ export class PageSession {
     if (!this.ended) this.socket.send(encodeJoinFrame(msg, payload));
   }
 
-  /** Closes the socket; the device stops being vouched for and times out (or, after `leave`, left). */
-  end(why: string): void {
+  /**
+   * Closes the socket; the device stops being vouched for and times out (or, after `leave`, left).
+   * `code` tells the page whether to come back: it reconnects after 1008, not after REPLACED_CLOSE_CODE.
+   */
+  end(why: string, code = 1008): void {
     if (this.ended) return;
-    this.socket.close(1008, why.slice(0, 100));
+    this.socket.close(code, why.slice(0, 100));
     this.finish(why);
   }
 
@@ -128,6 +131,7 @@ export class PageSession {
   private async vouch(): Promise<void> {
     if (this.deviceId === undefined) return;
     if (!this.leaving && Date.now() - this.lastHeard > SILENT_PERIODS * this.host.heartbeatMs) return this.end("the page stopped sending heartbeats");
+    this.send({ kind: "beat" });
     // The latest possible joinedAt, no events seen and no master: a browser never ranks in an election.
     const hb: Heartbeat = {
       kind: "heartbeat", nodeId: this.deviceId, name: this.name, addresses: [], joinedAt: Number.MAX_SAFE_INTEGER,

@@ -8,7 +8,7 @@ import type { LayerRange } from "../engine/model.js";
 import type { TesseraNode } from "../runtime/node.js";
 import type { StageHandle } from "../runtime/runner.js";
 import type { RelayedDevices } from "../runtime/runners.js";
-import { JOIN_SOCKET_PATH, MAX_PAGE_FRAME_BYTES } from "./messages.js";
+import { JOIN_SOCKET_PATH, MAX_PAGE_FRAME_BYTES, REPLACED_CLOSE_CODE } from "./messages.js";
 import { pageProfileRecord } from "./page-profile.js";
 import { PageSession } from "./page-session.js";
 import { PageStage, PageStageError } from "./page-stage.js";
@@ -80,12 +80,21 @@ export class JoinRelay implements RelayedDevices {
   private admit(s: PageSession): void {
     this.pending.delete(s);
     const id = s.deviceId!;
-    // A reloaded tab comes back with the same id: the new socket replaces the old one.
+    // The same device again (a reloaded tab, a page reconnecting before this node noticed its old
+    // socket die, a second tab): the newest socket wins, and the old one is closed with a code that
+    // tells its page not to reconnect (two tabs would otherwise take the device from each other
+    // forever). The old socket's stages die with it and their runners report failed, exactly as when
+    // a page goes away: the pipelines through them are broken (their neighbours' links are gone), so
+    // the device serves the instances placed on it after it came back, not the ones before.
     const old = this.sessions.get(id);
     this.sessions.set(id, s);
-    old?.end("the same device connected again");
+    old?.end("the same device connected again", REPLACED_CLOSE_CODE);
     this.profileSentAt.delete(id);
     this.publishProfiles();
+    this.changed();
+  }
+
+  private changed(): void {
     for (const l of this.changeListeners) l();
   }
 
@@ -93,7 +102,7 @@ export class JoinRelay implements RelayedDevices {
     const id = s.deviceId!;
     if (this.sessions.get(id) !== s) return;
     this.sessions.delete(id);
-    for (const l of this.changeListeners) l();
+    this.changed();
   }
 
   /** Proposes each page's profile while the state lacks this session's (the master must have it joined first). */

@@ -49,6 +49,20 @@ test("a model's weight type picks the rate measured for it, capped by memory rea
   assert.equal(rate(undefined), 3 * GB);
 });
 
+test("a discrete GPU's memory is not replaced by the system's free memory; --max-memory still caps it", () => {
+  const gpuNode = (limitGB?: number) => ({
+    placement: {
+      memoryBytes: 24 * GB, gpuMemoryBytes: 24 * GB, ...(limitGB !== undefined ? { memoryLimitBytes: limitGB * GB } : {}),
+      backends: [{ kind: "webgpu", weightBytesPerSec: 300 * GB }], utilisation: 0, thermal: "nominal",
+    },
+  });
+  const telemetry = { memory: { availableBytes: 6 * GB } };
+  const s = stateWith([node("a", { device: gpuNode(), telemetry }), node("b", { device: gpuNode(10), telemetry })]);
+  const [a, b] = devicesFromState(s).devices;
+  assert.equal(a.memoryBytes, 24 * GB);
+  assert.equal(b.memoryBytes, 10 * GB);
+});
+
 test("the node's own Tessera work does not derate it", () => {
   const s = stateWith([node("a", { device: published(8, 5), telemetry: { cpu: { utilisation: 0.7, ownUtilisation: 0.5 } } })]);
   assert.ok(Math.abs(devicesFromState(s).devices[0].utilisation - 0.2) < 1e-12);

@@ -13,6 +13,8 @@ const ThermalSchema = z.enum(["nominal", "fair", "serious", "critical"]);
 export const PublishedDeviceSchema = z.object({
   memoryBytes: Finite.min(0),
   memoryLimitBytes: Finite.min(0).optional(),
+  /** A discrete GPU's own memory, where the stages run on it (runtime/telemetry.ts withGpu). */
+  gpuMemoryBytes: Finite.min(0).optional(),
   backends: z.array(z.object({ kind: z.enum(["cpu", "webgpu"]), weightBytesPerSec: Finite.positive(), flopsPerSec: Finite.positive().optional() })).min(1).max(8),
   utilisation: Finite.min(0).max(1),
   thermal: ThermalSchema,
@@ -39,7 +41,8 @@ function refreshed(base: z.infer<typeof PublishedDeviceSchema>, telemetry: Loose
     ? { percent, charging: !onBattery, lowPowerMode: power["lowPowerMode"] === true }
     : base.battery;
   return {
-    memoryBytes: Math.min(available ?? base.memoryBytes, base.memoryLimitBytes ?? Infinity),
+    // Free system memory says nothing about a discrete GPU's: its figure stays the published one.
+    memoryBytes: Math.min(base.gpuMemoryBytes ?? available ?? base.memoryBytes, base.memoryLimitBytes ?? Infinity),
     backends: base.backends,
     utilisation: utilisation === undefined ? base.utilisation : Math.min(1, Math.max(0, utilisation)),
     thermal: thermal.success ? (thermal.data as Thermal) : base.thermal,

@@ -6,6 +6,7 @@ import { cpuBackendVersion } from "../devices/benchmark.js";
 import { cachedCpuBenchmarkOffThread, type OffThreadBenchmark } from "../devices/benchmark-off-thread.js";
 import type { BackendChoice } from "../engine/backends/select.js";
 import { toLooseRecord } from "../devices/loose.js";
+import { gpuMemoryFor } from "../devices/gpu-memory.js";
 import { toPlacementProfile } from "../devices/placement.js";
 import { collectProfile } from "../devices/profile.js";
 import { TelemetrySampler } from "../devices/telemetry-sampler.js";
@@ -57,6 +58,8 @@ export function followHistory(node: TelemetryNode, history = new TelemetryHistor
 export interface GpuRate {
   readonly adapter: string;
   readonly q8_0GBs: number;
+  /** What the adapter can hold, from the vendor tool's view of the same card; absent: system memory. */
+  readonly memoryBytes?: number;
 }
 
 export function profileRecord(nodeId: string, name: string, profile: DeviceProfile, cpu: CachedBenchmark | null, benchmarkError?: string, memoryLimitBytes?: number, gpu?: GpuRate): LooseRecord | null {
@@ -77,7 +80,14 @@ export function profileRecord(nodeId: string, name: string, profile: DeviceProfi
  */
 function withGpu(view: ReturnType<typeof toPlacementProfile>, gpu: GpuRate | undefined, memoryLimitBytes: number | undefined) {
   const backends = gpu ? [{ kind: "webgpu" as const, weightBytesPerSec: gpu.q8_0GBs * 1e9 }] : view.backends;
-  return { ...view, backends, ...(memoryLimitBytes !== undefined ? { memoryLimitBytes } : {}) };
+  // A discrete GPU holds the stages' weights and caches in its own memory, not the system's.
+  const gpuMemory = gpu?.memoryBytes;
+  return {
+    ...view,
+    backends,
+    ...(gpuMemory !== undefined ? { gpuMemoryBytes: gpuMemory, memoryBytes: Math.min(gpuMemory, memoryLimitBytes ?? Infinity) } : {}),
+    ...(memoryLimitBytes !== undefined ? { memoryLimitBytes } : {}),
+  };
 }
 
 /** The events one sample becomes; GPU state is sent while there are GPUs and once more when they are gone. */
@@ -180,7 +190,7 @@ export class TelemetryPublisher {
       error = e instanceof Error ? e.message : String(e);
       this.warn(`no CPU benchmark: ${error}`);
     }
-    const gpu = await this.measureGpu();
+    const gpu = await this.measureGpu(profile.gpus);
     if (this.stopped) return;
     this.profile = profileRecord(this.node.nodeId, this.node.name, profile, cpu, error, this.options.memoryLimitBytes, gpu);
     if (this.profile === null) this.warn("the device profile is over the cluster's size limits; not published");
@@ -188,27 +198,23 @@ export class TelemetryPublisher {
   }
 
   /** The WebGPU matvec rate on the adapter the stages will use; none for CPU-only nodes. */
-  private async measureGpu(): Promise<GpuRate | undefined> {
+  private async measureGpu(cards: DeviceProfile["gpus"]): Promise<GpuRate | undefined> {
     const choice = this.options.backend ?? "cpu";
     if (choice === "cpu") return undefined;
     try {
       // Loaded on demand: Dawn's native module only matters to nodes that use a GPU.
       const webgpu = await import("../engine/backends/webgpu/index.js");
       const { measureMatvecRate } = await import("../engine/backends/webgpu/benchmark.js");
-      let index = this.options.gpu;
-      let software = false;
-      if (index === undefined) {
-        const adapters = await webgpu.describeAdapters();
-        const pick = choice === "auto" ? adapters.find((a) => a.kind !== "cpu") : adapters[0];
-        if (!pick) return undefined;
-        index = pick.index;
-        software = pick.kind === "cpu";
-      }
-      const backend = await webgpu.WebGpuBackend.create({ gpu: index });
+      const adapters = await webgpu.describeAdapters();
+      const wanted = this.options.gpu;
+      const pick = wanted !== undefined ? adapters.find((a) => a.index === wanted) : choice === "auto" ? adapters.find((a) => a.kind !== "cpu") : adapters[0];
+      if (!pick) return undefined;
+      const backend = await webgpu.WebGpuBackend.create({ gpu: pick.index });
       try {
         // A software adapter streams ~0.1 GB/s: a few passes are plenty, and keep the start light.
-        const rate = await measureMatvecRate({ backend, iterations: software ? 3 : 100 });
-        return { adapter: rate.adapter.slice(0, 200), q8_0GBs: rate.bytesPerSecond / 1e9 };
+        const rate = await measureMatvecRate({ backend, iterations: pick.kind === "cpu" ? 3 : 100 });
+        const memoryBytes = gpuMemoryFor(pick, cards);
+        return { adapter: rate.adapter.slice(0, 200), q8_0GBs: rate.bytesPerSecond / 1e9, ...(memoryBytes !== undefined ? { memoryBytes } : {}) };
       } finally {
         await backend.dispose();
       }

@@ -9,6 +9,7 @@ import { renderDevices } from "./devices.js";
 import { renderInstances } from "./instances.js";
 import { renderTopology } from "./topology.js";
 import { shortId } from "./format.js";
+import { setupAddDevice } from "./add-device.js";
 
 const REFRESH_DEBOUNCE_MS = 200;
 const TELEMETRY_REFRESH_MS = 10_000;
@@ -128,5 +129,6 @@ $("key-form").addEventListener("submit", (ev) => {
   setApiKey($("api-key").value.trim());
   void start();
 });
+setupAddDevice($("add-device"), $("add-device-panel"), $("add-device-body"), $("add-device-close"));
 setInterval(() => void refresh(true), TELEMETRY_REFRESH_MS);
 void start();

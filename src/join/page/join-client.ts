@@ -1,11 +1,16 @@
 // The page's side of joining: one WebSocket to the node that served the page. The node vouches for
 // us in the cluster while the socket is open (heartbeats it relays), asks us to load layer ranges,
-// and forwards pipeline steps for them; we answer with hidden states or sampled tokens.
+// and forwards pipeline steps for them; we answer with hidden states or sampled tokens. A socket lost
+// after joining (the node restarted, Wi-Fi dropped) is opened again with a backoff and the same hello,
+// so the device keeps its id; only Leave, a refusal or another tab taking over stop that.
 import type { WebGpuBackend } from "../../engine/backends/webgpu/index.js";
 import type { StageStep } from "../../shard/stage.js";
 import { bytesToF32, decodeJoinFrame, encodeJoinFrame, f32ToBytes } from "../frame-codec.js";
-import { NodeMessageSchema, type NodeMessage, type PageMessage, type PageOutput, type PageProfile } from "../messages.js";
+import { NodeMessageSchema, REPLACED_CLOSE_CODE, type NodeMessage, type PageMessage, type PageOutput, type PageProfile } from "../messages.js";
 import { loadPageStage, measureRate, openGpu, type PageStage } from "./engine.js";
+import { ReconnectSchedule, shouldReconnect } from "./reconnect-policy.js";
+
+export type JoinState = "starting" | "joined" | "reconnecting" | "left" | "error";
 
 export interface PageView {
   readonly deviceId?: string;
@@ -21,7 +26,7 @@ export interface JoinClientOptions {
   readonly key: string;
   readonly secret: string;
   readonly name: string;
-  onStatus(text: string, state: "starting" | "joined" | "left" | "error"): void;
+  onStatus(text: string, state: JoinState): void;
   onView(view: PageView): void;
 }
 
@@ -43,6 +48,13 @@ async function battery(): Promise<{ percent: number; charging: boolean } | undef
 
 /** Decode steps over the last few seconds give the tok/s the page shows. */
 const SPEED_WINDOW_MS = 5_000;
+/**
+ * A node silent this long (it beats every heartbeat period) is taken as gone even though the socket
+ * still looks open: a node that vanished without a TCP close (Wi-Fi dropped, laptop lid shut) would
+ * otherwise leave the page waiting for the browser's own timeout, minutes later.
+ */
+const NODE_SILENT_PERIODS = 12;
+const NODE_SILENT_MIN_MS = 10_000;
 
 export class JoinClient {
   private backend: WebGpuBackend | undefined;
@@ -54,6 +66,15 @@ export class JoinClient {
   private readonly decodeTimes: number[] = [];
   private view: PageView = { stages: [], tokPerSec: 0, gpuBytes: 0 };
   private left = false;
+  private profile: PageProfile | undefined;
+  /** Welcomed at least once: from then on a lost socket is retried. */
+  private joinedBefore = false;
+  private readonly schedule = new ReconnectSchedule();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
+  /** Times this page has been welcomed (1 after the first join; each reconnection adds one). */
+  welcomes = 0;
 
   constructor(private readonly options: JoinClientOptions) {}
 
@@ -78,8 +99,9 @@ export class JoinClient {
       ...(bat ? { battery: bat } : {}),
       userAgent: clip(navigator.userAgent),
     };
+    this.profile = profile;
     this.options.onStatus("Joining the cluster…", "starting");
-    await this.connect(profile);
+    await this.connect();
   }
 
   private update(part: Partial<PageView>): void {
@@ -87,15 +109,25 @@ export class JoinClient {
     this.options.onView(this.view);
   }
 
-  private connect(profile: PageProfile): Promise<void> {
+  /**
+   * Opens a socket and says hello with the stored secret (so the device id stays the same). Resolves
+   * once welcomed, or once a later try's loss has been handed to the retry schedule; rejects when a
+   * first connection fails or the node refuses the page.
+   */
+  private connect(): Promise<void> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.options.url);
       ws.binaryType = "arraybuffer";
       this.socket = ws;
-      let welcomed = false;
-      ws.onopen = () => this.send({ kind: "hello", key: this.options.key, secret: this.options.secret, name: this.options.name, profile });
+      let refused = false;
+      // Until the welcome, the watchdog also covers a node that accepts the connection and never answers.
+      this.lastHeard = performance.now();
+      this.watch(ws, NODE_SILENT_MIN_MS, resolve, reject);
+      ws.onopen = () => this.sendOn(ws, { kind: "hello", key: this.options.key, secret: this.options.secret, name: this.options.name, profile: this.profile! });
       ws.onmessage = (e: MessageEvent) => {
-        if (!(e.data instanceof ArrayBuffer)) return;
+        // A socket replaced by a newer one has nothing more to say.
+        if (this.socket !== ws || !(e.data instanceof ArrayBuffer)) return;
+        this.lastHeard = performance.now();
         let msg: NodeMessage;
         let payload: Uint8Array;
         try {
@@ -107,26 +139,77 @@ export class JoinClient {
           return;
         }
         if (msg.kind === "welcome") {
-          welcomed = true;
+          this.joinedBefore = true;
+          this.welcomes++;
+          this.schedule.reset();
           this.update({ deviceId: msg.deviceId });
           this.options.onStatus(`Joined through node ${msg.nodeId.slice(-8)} as ${msg.deviceId}`, "joined");
+          clearInterval(this.heartbeat);
           this.heartbeat = setInterval(() => void this.beat(), msg.heartbeatMs);
+          this.watch(ws, Math.max(NODE_SILENT_MIN_MS, NODE_SILENT_PERIODS * msg.heartbeatMs), resolve, reject);
           return resolve();
         }
+        if (msg.kind === "beat") return;
         if (msg.kind === "refused") {
+          refused = true;
           this.options.onStatus(`Refused: ${msg.message}`, "error");
           return reject(new Error(msg.message));
         }
-        this.work = this.work.then(() => this.handle(msg, payload)).catch((err: unknown) => {
+        this.work = this.work.then(() => this.handle(ws, msg, payload)).catch((err: unknown) => {
           this.options.onStatus(`Error: ${err instanceof Error ? err.message : String(err)}`, "error");
         });
       };
-      ws.onclose = () => {
-        clearInterval(this.heartbeat);
-        if (!welcomed) reject(new Error("the node closed the connection"));
-        else if (!this.left) this.options.onStatus("Disconnected from the node; reload to join again", "error");
-      };
+      ws.onclose = (e: CloseEvent) => this.lost(ws, e.code, refused, resolve, reject);
     });
+  }
+
+  /** The socket `ws` is gone (closed, or abandoned as silent): retry, or say why not. */
+  private lost(ws: WebSocket, code: number, refused: boolean, resolve: () => void, reject: (e: Error) => void): void {
+    if (this.socket !== ws) return;
+    this.socket = undefined;
+    clearInterval(this.heartbeat);
+    clearInterval(this.watchdog);
+    // The node's runners for this page's stages died with the socket; after a rejoin it asks for
+    // layers again, so what was loaded goes (its sequences' caches belong to the old runners).
+    this.dropStages();
+    if (this.left || refused) return;
+    if (shouldReconnect({ code, left: this.left, refused, joinedBefore: this.joinedBefore })) {
+      this.retryLater();
+      return resolve();
+    }
+    if (code !== REPLACED_CLOSE_CODE) return reject(new Error("the node closed the connection"));
+    this.options.onStatus("This device joined again from another tab or window, so this page stopped; reload it to take over.", "error");
+    reject(new Error("another tab of this device took over"));
+  }
+
+  /** Abandons `ws` once the node has been silent for `silentMs` (see NODE_SILENT_PERIODS). */
+  private watch(ws: WebSocket, silentMs: number, resolve: () => void, reject: (e: Error) => void): void {
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      if (this.socket !== ws || performance.now() - this.lastHeard <= silentMs) return;
+      // 1006: what the browser reports for a connection lost without a close frame.
+      this.lost(ws, 1006, false, resolve, reject);
+      ws.close();
+    }, Math.min(silentMs, 2_000));
+  }
+
+  /** The next try after the schedule's pause, shown on the page as it counts. */
+  private retryLater(): void {
+    const delay = this.schedule.next();
+    this.options.onStatus(`Lost the connection to the node; reconnecting in ${(delay / 1000).toFixed(1)} s (try ${this.schedule.attempts})…`, "reconnecting");
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (this.left) return;
+      this.options.onStatus(`Reconnecting (try ${this.schedule.attempts})…`, "reconnecting");
+      // A refusal has already been shown; nothing else is left to do with the error.
+      this.connect().catch(() => undefined);
+    }, delay);
+  }
+
+  private dropStages(): void {
+    if (this.stages.size === 0) return;
+    this.stages.clear();
+    this.showStages();
   }
 
   private async beat(): Promise<void> {
@@ -135,36 +218,48 @@ export class JoinClient {
   }
 
   private send(msg: PageMessage, payload?: Uint8Array): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encodeJoinFrame(msg, payload));
+    if (this.socket) this.sendOn(this.socket, msg, payload);
   }
 
-  private async handle(msg: NodeMessage, payload: Uint8Array): Promise<void> {
+  /**
+   * Answers go on the socket the question came in on: an answer to a closed socket's question would
+   * reach a newer session that never asked it (and that session would rightly end the page).
+   */
+  private sendOn(ws: WebSocket, msg: PageMessage, payload?: Uint8Array): void {
+    if (ws === this.socket && ws.readyState === WebSocket.OPEN) ws.send(encodeJoinFrame(msg, payload));
+  }
+
+  private async handle(ws: WebSocket, msg: NodeMessage, payload: Uint8Array): Promise<void> {
+    if (ws !== this.socket) return;
     switch (msg.kind) {
       case "load":
-        return this.load(msg.instanceId, msg.start, msg.end);
+        return this.load(ws, msg.instanceId, msg.start, msg.end);
       case "unload":
         this.stages.delete(msg.instanceId);
         return this.showStages();
       case "free":
         return this.stages.get(msg.instanceId)?.stage.free(msg.seq);
       case "run":
-        return this.run(msg, payload);
+        return this.run(ws, msg, payload);
       default:
         return;
     }
   }
 
-  private async load(instanceId: string, start: number, end: number): Promise<void> {
-    if (this.stages.has(instanceId)) return this.send({ kind: "loaded", instanceId, weightBytes: this.stages.get(instanceId)!.weightBytes });
+  private async load(ws: WebSocket, instanceId: string, start: number, end: number): Promise<void> {
+    const held = this.stages.get(instanceId);
+    if (held && held.range.start === start && held.range.end === end) return this.sendOn(ws, { kind: "loaded", instanceId, weightBytes: held.weightBytes });
     this.options.onStatus(`Loading layers ${start}–${end - 1} of ${instanceId}…`, "joined");
     try {
       const headers: Record<string, string> = this.options.key ? { "x-tessera-cluster-key": this.options.key } : {};
       const stage = await loadPageStage(this.backend!, `/join/model/${encodeURIComponent(instanceId)}`, headers, { start, end });
+      // Lost the socket while loading: the node that asked is gone, and a rejoin asks afresh.
+      if (ws !== this.socket) return;
       this.stages.set(instanceId, stage);
-      this.send({ kind: "loaded", instanceId, weightBytes: stage.weightBytes });
+      this.sendOn(ws, { kind: "loaded", instanceId, weightBytes: stage.weightBytes });
       this.options.onStatus(`Running layers ${start}–${end - 1} of ${instanceId}`, "joined");
     } catch (e) {
-      this.send({ kind: "load-failed", instanceId, message: (e instanceof Error ? e.message : String(e)).slice(0, 1000) });
+      this.sendOn(ws, { kind: "load-failed", instanceId, message: (e instanceof Error ? e.message : String(e)).slice(0, 1000) });
       this.options.onStatus(`Could not load ${instanceId}: ${e instanceof Error ? e.message : String(e)}`, "error");
     }
     this.showStages();
@@ -175,10 +270,10 @@ export class JoinClient {
     this.update({ stages, gpuBytes: [...this.stages.values()].reduce((n, s) => n + s.weightBytes, 0) });
   }
 
-  private async run(msg: Extract<NodeMessage, { kind: "run" }>, payload: Uint8Array): Promise<void> {
+  private async run(ws: WebSocket, msg: Extract<NodeMessage, { kind: "run" }>, payload: Uint8Array): Promise<void> {
     const stage = this.stages.get(msg.instanceId);
     const fail = (message: string): PageOutput[] => msg.steps.map((s) => ({ seq: s.seq, kind: "error", message }));
-    if (!stage) return this.send({ kind: "ran", instanceId: msg.instanceId, id: msg.id, outputs: fail(`instance ${msg.instanceId} is not loaded on this page`) });
+    if (!stage) return this.sendOn(ws, { kind: "ran", instanceId: msg.instanceId, id: msg.id, outputs: fail(`instance ${msg.instanceId} is not loaded on this page`) });
     const hidden = bytesToF32(payload);
     const dim = stage.config.dim;
     let at = 0;
@@ -205,7 +300,7 @@ export class JoinClient {
       all.set(c, off);
       off += c.length;
     }
-    this.send({ kind: "ran", instanceId: msg.instanceId, id: msg.id, outputs: wire }, f32ToBytes(all));
+    this.sendOn(ws, { kind: "ran", instanceId: msg.instanceId, id: msg.id, outputs: wire }, f32ToBytes(all));
     const span = this.decodeTimes.length > 1 ? (now - this.decodeTimes[0]) / 1000 : 0;
     this.update({ tokPerSec: span > 0 ? (this.decodeTimes.length - 1) / span : 0 });
   }
@@ -213,6 +308,10 @@ export class JoinClient {
   /** Leaves: the node tells the cluster this device left, then the socket closes. */
   leave(): void {
     this.left = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+    // While reconnecting there is no socket to say it on: the node already stopped vouching, so the
+    // master times the device out instead of recording it as left.
     this.send({ kind: "leave" });
     clearInterval(this.heartbeat);
     setTimeout(() => this.socket?.close(), 200);

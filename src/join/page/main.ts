@@ -1,8 +1,9 @@
 // The /join page: opens the browser's WebGPU, measures it, joins the cluster through the node that
 // served the page (a WebSocket it relays for us), and runs whatever layer ranges the master places
-// here. It also exposes `tesseraPage.engineCheck` so tests can run layers without joining.
+// here. A lost connection is retried by the client (status "reconnecting") until the user leaves. It
+// also exposes `tesseraPage.engineCheck` so tests can run layers without joining.
 import { GREEDY_CHECK, engineCheck } from "./engine-check.js";
-import { JoinClient } from "./join-client.js";
+import { JoinClient, type JoinState } from "./join-client.js";
 import { deviceSecret, joinKey } from "./device-id.js";
 
 // The project compiles without the DOM library (it is a Node project), so the page declares the little
@@ -27,7 +28,7 @@ const $ = (id: string): PageElement => {
   return el;
 };
 
-function status(text: string, state: "starting" | "joined" | "left" | "error" = "starting"): void {
+function status(text: string, state: JoinState = "starting"): void {
   $("status").textContent = text;
   $("status").dataset["state"] = state;
 }

@@ -206,9 +206,14 @@ export class CpuBackend implements Backend {
     const { heads, kvHeads, headDim } = shape;
     const o = out(output);
     if (this.attentionKind === "classic") ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores, true);
-    // ggml switches to its tiled, all-f32 flash attention for batches of FLASH_TILE_ROWS query rows or more.
-    else if (nTok >= FLASH_TILE_ROWS) ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores, false);
-    else ops.flashAttention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores);
+    else {
+      // ggml switches to its tiled, all-f32 flash attention for batches of FLASH_TILE_ROWS query rows or more.
+      const tiled = nTok >= FLASH_TILE_ROWS;
+      // The wasm kernels round as the TypeScript does; they work on four lanes of a head at a time.
+      if (this.wasm && headDim % 4 === 0) this.wasm.attention(tiled ? "f32" : "flash", a(q), kvLayer.k, kvLayer.v, start, nTok, heads, kvHeads, headDim, o);
+      else if (tiled) ops.attention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores, false);
+      else ops.flashAttention(a(q), kvLayer, start, nTok, heads, kvHeads, headDim, o, c.scores);
+    }
   }
 
   siluMul(gate: Activation, up: Activation, n: number): void {

@@ -3,6 +3,7 @@
 // range, report done. Synchronous on purpose: Atomics.wait blocks this thread between calls, which
 // keeps the wake-up to one futex and nothing on an event loop.
 import { workerData } from "node:worker_threads";
+import { kernelImports } from "./wasm-imports.js";
 import { AD, AQ, AX, COLS, FAILED, GEN, KERNEL, type MatmulWorkerData, NTOK, PENDING, QUIT, RANGES, READY, ROWS, W, Y } from "./matmul-control.js";
 
 type Kernel = (w: number, rows: number, cols: number, aq: number, ad: number, ax: number, nTok: number, y: number, r0: number, r1: number) => void;
@@ -17,14 +18,7 @@ function fail(what: string, e: unknown): void {
 
 let kernels: Kernel[] = [];
 try {
-  const instance = new WebAssembly.Instance(data.module, {
-    env: {
-      memory: data.memory,
-      abort: () => {
-        throw new Error("wasm kernel aborted");
-      },
-    },
-  });
+  const instance = new WebAssembly.Instance(data.module, kernelImports(data.memory));
   kernels = data.kernels.map((name) => instance.exports[name] as Kernel);
 } catch (e) {
   fail("cannot instantiate the kernels", e);

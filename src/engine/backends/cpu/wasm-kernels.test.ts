@@ -11,6 +11,7 @@ import { randomNormals, seededRandom } from "../../../gguf/quants/seeded-random.
 import { GgmlType, bytesFor, typeLayout, typeName } from "../../../gguf/types.js";
 import { matmulPrepared } from "./kernels/matmul.js";
 import { type PreparedActivations, prepareActivations, preparedRowValues } from "./kernels/prepared-activations.js";
+import { kernelImports } from "./wasm-imports.js";
 import { WasmKernels, relaxedSimdAvailable } from "./wasm-kernels.js";
 
 const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
@@ -164,7 +165,7 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
   // out here, with every other output slot holding a sentinel.
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536 });
   const module = new WebAssembly.Module(readFileSync(new URL("./kernels.wasm", import.meta.url)));
-  const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("abort"); } } });
+  const instance = new WebAssembly.Instance(module, kernelImports(memory));
   const rand = seededRandom(7);
   for (const [type, nTok] of TYPES.flatMap((t) => [[t, 1], [t, 5]] as const)) {
     const fn = instance.exports[`matmul_${typeName(type).toLowerCase()}`] as (...args: number[]) => void;

@@ -10,6 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { GgmlType } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
 import { MatmulPool } from "./matmul-pool.js";
+import { kernelImports } from "./wasm-imports.js";
 
 const PAGE = 65536;
 /** wasm32 addresses 4 GiB; one page is kept back so no offset computation can wrap. */
@@ -25,6 +26,9 @@ const HEAP_BASE = 1 << 20;
  * [r0, r1). aq: the int8 activation quants (nTok × cols); ad: their f32 block scales; aextra:
  * per-block i32 sums (Q8_0, Q8_K's 16 bsums per block) or Q8_1's f32 s values.
  */
+/** assembly/attention.ts flash_attention and attention_f32: (q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim). */
+type AttentionExport = (q: number, k: number, v: number, out: number, scratch: number, start: number, nTok: number, heads: number, kvHeads: number, headDim: number) => void;
+
 type WasmMatmul = (w: number, rows: number, cols: number, aq: number, ad: number, aextra: number, nTok: number, y: number, r0: number, r1: number) => void;
 
 /**
@@ -108,15 +112,7 @@ export function relaxedSimdAvailable(): boolean {
 }
 
 function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      memory,
-      abort: () => {
-        throw new Error("wasm kernel aborted");
-      },
-    },
-  });
-  return instance.exports as KernelExports;
+  return new WebAssembly.Instance(module, kernelImports(memory)).exports as KernelExports;
 }
 
 /** Relaxed SIMD lets an engine pick how it computes out-of-range cases; ours never rely on them, and this checks the rest. */
@@ -169,6 +165,7 @@ export class WasmKernels {
     private readonly minParallelWork: number,
     /** Set for the relaxed build: its Q8_0 kernel takes the activations rewritten by q8_split. */
     private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
+    private readonly attentionKernels: { readonly flash: AttentionExport; readonly f32: AttentionExport },
   ) {
     this.pool = pool;
   }
@@ -201,7 +198,10 @@ export class WasmKernels {
     }
     const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX) : undefined;
     const split = relaxed ? (exports["q8_split"] as (p: number, n: number, sums: number) => void) : undefined;
-    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split);
+    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split, {
+      flash: exports["flash_attention"] as AttentionExport,
+      f32: exports["attention_f32"] as AttentionExport,
+    });
   }
 
   /** Threads a large matmul runs on (1 once disposed). */
@@ -269,5 +269,29 @@ export class WasmKernels {
       const o = t * rows;
       y.set(out.subarray(o + r0, o + r1), o + r0);
     }
+  }
+  /**
+   * Causal attention over a KV cache held in JS arrays, on the wasm kernels: "flash" is
+   * ops.flashAttention (llama.cpp's flash attention below 64 query rows, f16 value sums), "f32" is
+   * ops.attention without f16Softmax (its tiled all-f32 form from 64 rows up). Each rounds as the
+   * TypeScript does; the query-key dot sums in two f64 lanes, and e^x comes from the kernel's own
+   * polynomial (within an ulp of Math.exp before the rounding to f32). The visible cache rows are
+   * copied into scratch memory for the call. headDim must be a multiple of 4.
+   */
+  attention(kind: "flash" | "f32", q: Float32Array, k: Float32Array, v: Float32Array, start: number, nTok: number, heads: number, kvHeads: number, headDim: number, out: Float32Array): void {
+    const kvDim = kvHeads * headDim;
+    const visible = start + nTok;
+    const qLen = nTok * heads * headDim;
+    const kvLen = visible * kvDim;
+    const align = (n: number) => Math.ceil(n / 16) * 16;
+    const qBytes = align(qLen * 4), kvBytes = align(kvLen * 4), sBytes = align((2 * headDim + visible) * 4);
+    const base = this.scratch(2 * qBytes + 2 * kvBytes + sBytes);
+    const buf = this.heap.memory.buffer;
+    const qPtr = base, kPtr = qPtr + qBytes, vPtr = kPtr + kvBytes, oPtr = vPtr + kvBytes, sPtr = oPtr + qBytes;
+    new Float32Array(buf, qPtr, qLen).set(q.subarray(0, qLen));
+    new Float32Array(buf, kPtr, kvLen).set(k.subarray(0, kvLen));
+    new Float32Array(buf, vPtr, kvLen).set(v.subarray(0, kvLen));
+    this.attentionKernels[kind](qPtr, kPtr, vPtr, oPtr, sPtr, start, nTok, heads, kvHeads, headDim);
+    out.set(new Float32Array(this.heap.memory.buffer, oPtr, qLen));
   }
 }

@@ -236,8 +236,41 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
 }
 
 /**
- * y[t*rows + r] for r in [r0, r1), t < nTok. Tokens go four at a time (rowDot4), the rest one at a
- * time (rowDot); the row stays in L1 across its tokens.
+ * Four weight rows (from w0..w3, far apart) against one token, each exactly as rowDot computes it;
+ * writes y + 4 * rowIndex for rows i0..i3 of the output. The rows are consumed block group by block
+ * group together: four independent sequential streams keep more cache-line fills in flight than one,
+ * so a matvec whose weights come from RAM runs near the machine's bandwidth rather than one stream's.
+ */
+// @ts-ignore: decorator
+@inline function rowDotStreams(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nb: i32, aq: usize, ad: usize, ax: usize, nOff: usize, y0: usize, y1: usize, y2: usize, y3: usize): void {
+  const bb = blockBytes(kind);
+  let acc0 = f64x2.splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  let b = 0, a = aq, d = ad, x = ax;
+  for (; b + 4 <= nb; b += 4) {
+    acc0 = f64x2.add(acc0, group4(kind, w0, a, d, x, f16x4At(w0, bb), nOff));
+    acc1 = f64x2.add(acc1, group4(kind, w1, a, d, x, f16x4At(w1, bb), nOff));
+    acc2 = f64x2.add(acc2, group4(kind, w2, a, d, x, f16x4At(w2, bb), nOff));
+    acc3 = f64x2.add(acc3, group4(kind, w3, a, d, x, f16x4At(w3, bb), nOff));
+    w0 += 4 * bb;
+    w1 += 4 * bb;
+    w2 += 4 * bb;
+    w3 += 4 * bb;
+    a += 128;
+    d += 16;
+    x += 16;
+  }
+  store<f32>(y0, <f32>(hsum64(acc0) + tailDot(kind, w0, nb - b, a, d, x, nOff)));
+  store<f32>(y1, <f32>(hsum64(acc1) + tailDot(kind, w1, nb - b, a, d, x, nOff)));
+  store<f32>(y2, <f32>(hsum64(acc2) + tailDot(kind, w2, nb - b, a, d, x, nOff)));
+  store<f32>(y3, <f32>(hsum64(acc3) + tailDot(kind, w3, nb - b, a, d, x, nOff)));
+}
+
+/**
+ * y[t*rows + r] for r in [r0, r1), t < nTok. From four tokens up (prefill, batched decode), tokens
+ * go four at a time (rowDot4) and the rest one at a time (rowDot), the row staying in L1 across its
+ * tokens: that work is compute-bound. Below four it is bound by reading the weights, and each token
+ * walks the range as four interleaved quarters (rowDotStreams); every row gets the same arithmetic
+ * either way, so results do not depend on the path.
  */
 // @ts-ignore: decorator
 @inline function matmul32(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, ax: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
@@ -246,6 +279,25 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   const tb = <usize>nb << 2;
   // Relaxed Q8_0: where the negative parts of the split activations start (see q8_split).
   const nOff = <usize>nTok * <usize>cols;
+  if (nTok < 4) {
+    const q = (r1 - r0) >> 2;
+    const qBytes = <usize>q * rowBytes;
+    for (let t = 0; t < nTok; t++) {
+      const at = aq + <usize>t * cols, dt = ad + <usize>t * tb, xt = ax + <usize>t * tb;
+      const yt = y + (<usize>(t * rows) << 2);
+      for (let i = 0; i < q; i++) {
+        const r = r0 + i;
+        const wr = w + <usize>r * rowBytes;
+        const yr = yt + (<usize>r << 2);
+        const yq = <usize>q << 2;
+        rowDotStreams(kind, wr, wr + qBytes, wr + 2 * qBytes, wr + 3 * qBytes, nb, at, dt, xt, nOff, yr, yr + yq, yr + 2 * yq, yr + 3 * yq);
+      }
+      for (let r = r0 + 4 * q; r < r1; r++) {
+        store<f32>(yt + (<usize>r << 2), <f32>rowDot(kind, w + <usize>r * rowBytes, nb, at, dt, xt, nOff));
+      }
+    }
+    return;
+  }
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;

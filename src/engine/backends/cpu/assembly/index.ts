@@ -5,6 +5,7 @@
 // product (kernels-relaxed*.wasm), picked at run time when the engine can run it.
 export { matmul_q8_0, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1, q8_split } from "./blocks32";
 export { dot_i7_selftest } from "./common";
+export { attention_f32, flash_attention } from "./attention";
 export { matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./k-quants";
 
 /** Sum of n f32 values at ptr: a smoke test of the build and the memory hand-off. */
@@ -18,8 +19,8 @@ export function sum_f32(ptr: usize, n: i32): f32 {
 }
 
 /**
- * Reads `bytes` (a multiple of 64) from ptr with four independent vector streams and returns a
- * value derived from all of them: a memory read-bandwidth probe (bench:engine times it).
+ * Reads `bytes` (a multiple of 64) from ptr front to back, four vectors per cache line, and returns
+ * a value derived from all of them: one sequential stream's read bandwidth (bench:engine times it).
  */
 export function read_probe(ptr: usize, bytes: i32): i32 {
   let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
@@ -28,6 +29,27 @@ export function read_probe(ptr: usize, bytes: i32): i32 {
     a1 = v128.xor(a1, v128.load(ptr + i, 16));
     a2 = v128.xor(a2, v128.load(ptr + i, 32));
     a3 = v128.xor(a3, v128.load(ptr + i, 48));
+  }
+  return i32x4.extract_lane(v128.xor(v128.xor(a0, a1), v128.xor(a2, a3)), 0);
+}
+
+/**
+ * Reads `bytes` (a multiple of 256) from ptr as four sequential streams, one per quarter, walked
+ * together: the access pattern of the decode matvec (see rowDotStreams). A core keeps more cache-line
+ * fills in flight this way, so this is the read bandwidth one thread can reach.
+ */
+export function read_probe_streams(ptr: usize, bytes: i32): i32 {
+  const q = <usize>bytes >> 2;
+  let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  for (let i: usize = 0; i < q; i += 64) {
+    a0 = v128.xor(a0, v128.xor(v128.load(ptr + i), v128.load(ptr + i, 32)));
+    a1 = v128.xor(a1, v128.xor(v128.load(ptr + q + i), v128.load(ptr + q + i, 32)));
+    a2 = v128.xor(a2, v128.xor(v128.load(ptr + 2 * q + i), v128.load(ptr + 2 * q + i, 32)));
+    a3 = v128.xor(a3, v128.xor(v128.load(ptr + 3 * q + i), v128.load(ptr + 3 * q + i, 32)));
+    a0 = v128.xor(a0, v128.xor(v128.load(ptr + i, 16), v128.load(ptr + i, 48)));
+    a1 = v128.xor(a1, v128.xor(v128.load(ptr + q + i, 16), v128.load(ptr + q + i, 48)));
+    a2 = v128.xor(a2, v128.xor(v128.load(ptr + 2 * q + i, 16), v128.load(ptr + 2 * q + i, 48)));
+    a3 = v128.xor(a3, v128.xor(v128.load(ptr + 3 * q + i, 16), v128.load(ptr + 3 * q + i, 48)));
   }
   return i32x4.extract_lane(v128.xor(v128.xor(a0, a1), v128.xor(a2, a3)), 0);
 }

@@ -402,47 +402,6 @@ import { dotI7, f16At, hsum } from "./common";
   store<f32>(y + 3 * yStride, <f32>y3);
 }
 
-/**
- * Q4_K/Q5_K: two weight rows (from wr and wr + rowBytes) against one token; each chunk of
- * activations is widened once for both. Writes y and y + 4.
- */
-// @ts-ignore: decorator
-@inline function rowK2(kind: i32, wr: usize, rowBytes: usize, nb: i32, a: usize, d: usize, s: usize, y: usize, m4: v128, mx: v128): void {
-  const bb: usize = kind == Q4_K ? 144 : 176;
-  let o = wr;
-  let y0: f64 = 0, y1: f64 = 0;
-  for (let b = 0; b < nb; b++) {
-    const o1 = o + rowBytes;
-    const sc0 = kScales(o + 4, false), sc1 = kScales(o1 + 4, false);
-    let sv0 = scaleVec(o), sv1 = scaleVec(o1);
-    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0);
-    for (let c = 0; c < 4; c++) {
-      const ac = a + 64 * c;
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        const A0 = v128.load(ac), A1 = v128.load(ac, 16), A2 = v128.load(ac, 32), A3 = v128.load(ac, 48);
-        acc0 = i32x4.add(acc0, chunkRaw(kind, o, c, scaleLo(sv0), scaleHi(sv0), A0, A1, A2, A3, m4, mx));
-        acc1 = i32x4.add(acc1, chunkRaw(kind, o1, c, scaleLo(sv1), scaleHi(sv1), A0, A1, A2, A3, m4, mx));
-        sv0 = nextScales(sv0);
-        sv1 = nextScales(sv1);
-        continue;
-      }
-      const a0 = v128.load8x8_s(ac), a1 = v128.load8x8_s(ac, 8), a2 = v128.load8x8_s(ac, 16), a3 = v128.load8x8_s(ac, 24);
-      const a4 = v128.load8x8_s(ac, 32), a5 = v128.load8x8_s(ac, 40), a6 = v128.load8x8_s(ac, 48), a7 = v128.load8x8_s(ac, 56);
-      acc0 = i32x4.add(acc0, chunkWide(kind, o, c, sc0, a0, a1, a2, a3, a4, a5, a6, a7, m4, mx));
-      acc1 = i32x4.add(acc1, chunkWide(kind, o1, c, sc1, a0, a1, a2, a3, a4, a5, a6, a7, m4, mx));
-    }
-    const da = load<f32>(d);
-    y0 += finish(kind, o, acc0, s, da);
-    y1 += finish(kind, o1, acc1, s, da);
-    o += bb;
-    a += 256;
-    d += 4;
-    s += 64;
-  }
-  store<f32>(y, <f32>y0);
-  store<f32>(y, <f32>y1, 4);
-}
-
 /** One weight row against one token: the f64 sum of its super-blocks. */
 // @ts-ignore: decorator
 @inline function rowK(kind: i32, wr: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128): f64 {
@@ -459,6 +418,35 @@ import { dotI7, f16At, hsum } from "./common";
   return acc;
 }
 
+/**
+ * Four weight rows (from w0..w3, far apart) against one token, each exactly as rowK computes it:
+ * four interleaved sequential streams keep more cache-line fills in flight than one, so weights read
+ * from RAM arrive near the machine's bandwidth. Writes the rows' outputs at y0..y3.
+ */
+// @ts-ignore: decorator
+@inline function rowKStreams(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128, y0: usize, y1: usize, y2: usize, y3: usize): void {
+  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  let acc0: f64 = 0, acc1: f64 = 0, acc2: f64 = 0, acc3: f64 = 0;
+  for (let b = 0; b < nb; b++) {
+    const da = load<f32>(d);
+    acc0 += superBlock(kind, w0, a, s, da, m4, mx);
+    acc1 += superBlock(kind, w1, a, s, da, m4, mx);
+    acc2 += superBlock(kind, w2, a, s, da, m4, mx);
+    acc3 += superBlock(kind, w3, a, s, da, m4, mx);
+    w0 += bb;
+    w1 += bb;
+    w2 += bb;
+    w3 += bb;
+    a += 256;
+    d += 4;
+    s += 64;
+  }
+  store<f32>(y0, <f32>acc0);
+  store<f32>(y1, <f32>acc1);
+  store<f32>(y2, <f32>acc2);
+  store<f32>(y3, <f32>acc3);
+}
+
 // @ts-ignore: decorator
 @inline function matmulK(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, bs: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   const nb = cols >> 8;
@@ -468,17 +456,32 @@ import { dotI7, f16At, hsum } from "./common";
   const m4 = byteMask(0x0f, opaque);
   const mx = byteMask(kind == Q6_K ? 0x30 : 0x10, opaque);
   const yStride = <usize>rows << 2;
+  if (nTok < 4) {
+    // Bound by reading the weights: each token walks the range as four interleaved quarters.
+    const q = (r1 - r0) >> 2;
+    const qBytes = <usize>q * rowBytes;
+    const yq = <usize>q << 2;
+    for (let t = 0; t < nTok; t++) {
+      const at = aq + <usize>t * cols, dt = ad + (<usize>(t * nb) << 2), st = bs + (<usize>(t * nb) << 6);
+      const yt = y + (<usize>(t * rows) << 2);
+      for (let i = 0; i < q; i++) {
+        const r = r0 + i;
+        const wr = w + <usize>r * rowBytes;
+        const yr = yt + (<usize>r << 2);
+        rowKStreams(kind, wr, wr + qBytes, wr + 2 * qBytes, wr + 3 * qBytes, nb, at, dt, st, m4, mx, yr, yr + yq, yr + 2 * yq, yr + 3 * yq);
+      }
+      for (let r = r0 + 4 * q; r < r1; r++) {
+        store<f32>(yt + (<usize>r << 2), <f32>rowK(kind, w + <usize>r * rowBytes, nb, at, dt, st, m4, mx));
+      }
+    }
+    return;
+  }
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
       if (ASC_FEATURE_RELAXED_SIMD) rowK4r(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
       else rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
-    }
-    if (nTok == 1 && kind != Q6_K && r + 1 < r1) {
-      rowK2(kind, wr, rowBytes, nb, aq, ad, bs, y + (<usize>r << 2), m4, mx);
-      r++;
-      continue;
     }
     for (; t < nTok; t++) {
       const v = rowK(kind, wr, nb, aq + <usize>t * cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), m4, mx);

@@ -1,0 +1,244 @@
+// Causal flash attention for decode-sized batches (fewer than 64 query rows), reproducing ops.ts's
+// flashAttention, which follows ggml's CPU flash_attn_ext: query rounded to f16, one pass over the
+// cache with a running maximum, the weighted value sum kept in f16 (rounded after every update and
+// rescaled when the maximum grows), divided by the weight sum at the end. Every step rounds exactly
+// as the TypeScript does (f64 arithmetic, then f32, then f16), except the query-key dot product,
+// which sums in two f64 lanes instead of one chain: both are far more exact than the f32 score they
+// are rounded to.
+
+// ln 2 split so that k * LN2_HI is exact for the k that occur (|k| < 2^11): LN2_HI has 32 low zero bits.
+// @ts-ignore: decorator
+@inline const LN2_HI: f64 = 6.93147180369123816490e-01;
+// @ts-ignore: decorator
+@inline const LN2_LO: f64 = 1.90821492927058770002e-10;
+// @ts-ignore: decorator
+@inline const INV_LN2: f64 = 1.44269504088896338700e+00;
+
+/**
+ * e^x in two f64 lanes, for x <= 0 (softmax arguments): x = k ln2 + r with |r| <= ln2 / 2, e^r by its
+ * Taylor series to r^13 (the next term is below 2^-57 of the sum), times 2^k built in the exponent
+ * bits. Within an ulp or two of Math.exp, so the f32 a caller rounds it to agrees with the host's
+ * but for the rarest halfway cases. Below -120 the answer is 0, as it is for every f32 caller.
+ */
+// @ts-ignore: decorator
+@inline function expNeg2(x: v128): v128 {
+  const tiny = f64x2.lt(x, f64x2.splat(-120));
+  const xc = f64x2.max(x, f64x2.splat(-120));
+  const k = f64x2.nearest(f64x2.mul(xc, f64x2.splat(INV_LN2)));
+  const r = f64x2.sub(f64x2.sub(xc, f64x2.mul(k, f64x2.splat(LN2_HI))), f64x2.mul(k, f64x2.splat(LN2_LO)));
+  // Horner from 1/13! down to 1.
+  let p = f64x2.splat(1.6059043836821613e-10);
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.08767569878681e-9));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.505210838544172e-8));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.755731922398589e-7));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.7557319223985893e-6));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.48015873015873e-5));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.984126984126984e-4));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.388888888888889e-3));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(8.333333333333333e-3));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(4.1666666666666664e-2));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.16666666666666666));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  // 2^k: k in [-174, 0] here, a normal f64.
+  const bits = i64x2.shl(i64x2.add(i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k)), i64x2.splat(1023)), 52);
+  return v128.andnot(f64x2.mul(p, bits), tiny);
+}
+
+/** expNeg2 of one value. */
+// @ts-ignore: decorator
+@inline function expNeg(x: f64): f64 {
+  return f64x2.extract_lane(expNeg2(f64x2.splat(x)), 0);
+}
+
+/** f32 lanes rounded to the nearest f16 value (ties to even), as f32: exact for every input. */
+// @ts-ignore: decorator
+@inline function roundF16x4(x: v128): v128 {
+  // f16 normals (2^-14 <= |x| < 65520): round the f32 mantissa to 10 bits in place. Almost every
+  // value is one, so the other cases are only worked out when some lane needs them.
+  const fast = v128.and(i32x4.add(i32x4.add(x, i32x4.splat(0xfff)), v128.and(i32x4.shr_u(x, 13), i32x4.splat(1))), i32x4.splat(0xffffe000));
+  const abs = v128.and(x, i32x4.splat(0x7fffffff));
+  const normal = i32x4.lt_u(i32x4.sub(abs, i32x4.splat(0x38800000)), i32x4.splat(0x477ff000 - 0x38800000));
+  if (i32x4.all_true(normal)) return fast;
+  return roundF16Rare(x, abs, fast);
+}
+
+/** roundF16x4 when some lane is not an f16 normal. */
+function roundF16Rare(x: v128, abs: v128, fast: v128): v128 {
+  // Below f16's smallest normal (2^-14): multiples of 2^-24, rounded to even by f32 nearest.
+  const sub = v128.or(f32x4.mul(f32x4.nearest(f32x4.mul(abs, f32x4.splat(16777216.0))), f32x4.splat(5.9604644775390625e-8)), v128.and(x, i32x4.splat(0x80000000)));
+  // From 65520 up, f16 rounds to infinity; infinities and NaNs stay as they are.
+  const big = v128.bitselect(x, v128.or(v128.and(x, i32x4.splat(0x80000000)), i32x4.splat(0x7f800000)), i32x4.ge_u(abs, i32x4.splat(0x7f800000)));
+  const normalOrBig = v128.bitselect(fast, big, i32x4.lt_u(abs, i32x4.splat(0x477ff000)));
+  return v128.bitselect(sub, normalOrBig, i32x4.lt_u(abs, i32x4.splat(0x38800000)));
+}
+
+/**
+ * The dot product of n f32 values (n a multiple of 4) at a and b: exact f64 products summed in
+ * f64, eight at a time in four lanes, returned as an f64x2 whose lanes add up to the dot.
+ */
+// @ts-ignore: decorator
+@inline function dotF64(a: usize, b: usize, n: usize): v128 {
+  let s0 = f64x2.splat(0), s1 = s0;
+  let d: usize = 0;
+  for (; d + 8 <= n; d += 8) {
+    const x0 = v128.load(a + (d << 2)), y0 = v128.load(b + (d << 2));
+    const x1 = v128.load(a + (d << 2), 16), y1 = v128.load(b + (d << 2), 16);
+    s0 = f64x2.add(s0, f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(x0), f64x2.promote_low_f32x4(y0)), f64x2.mul(f64x2.promote_low_f32x4(x1), f64x2.promote_low_f32x4(y1))));
+    s1 = f64x2.add(s1, f64x2.add(
+      f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(x0, x0, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(y0, y0, 2, 3, 0, 1))),
+      f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(x1, x1, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(y1, y1, 2, 3, 0, 1)))));
+  }
+  if (d < n) {
+    const x = v128.load(a + (d << 2)), y = v128.load(b + (d << 2));
+    s0 = f64x2.add(s0, f64x2.mul(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(y)));
+    s1 = f64x2.add(s1, f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(y, y, 2, 3, 0, 1))));
+  }
+  return f64x2.add(s0, s1);
+}
+
+/** Two f64 lanes (from f64x2 lo and hi) demoted to f32 and rounded to f16, as one f32x4's four lanes. */
+// @ts-ignore: decorator
+@inline function toF16x4(lo: v128, hi: v128): v128 {
+  return roundF16x4(i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+}
+
+/** f16(f32(x * w + a)) for four lanes, x and a f32, w an f64x2 splat; the arithmetic in f64 as the TypeScript does it. */
+// @ts-ignore: decorator
+@inline function madF16(x: v128, a: v128, w: v128): v128 {
+  const lo = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(x), w), f64x2.promote_low_f32x4(a));
+  const hi = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), w), f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)));
+  return toF16x4(lo, hi);
+}
+
+/**
+ * q: nTok × heads × headDim f32 queries; k, v: `visibleMax` × kvDim f32 cache rows (values already
+ * rounded to f16, as storeKv writes them); out: like q. Row t sees cache rows [0, start + t + 1).
+ * scratch: headDim f32 (the rounded query) + headDim f32 (the accumulator) + (start + nTok) f32
+ * (scores). headDim must be a multiple of 4.
+ */
+export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32): void {
+  const group = heads / kvHeads;
+  const kvDim = kvHeads * headDim;
+  const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
+  const hd = <usize>headDim;
+  const qh = scratch;
+  const acc = scratch + (hd << 2);
+  const scores = acc + (hd << 2);
+  for (let t = 0; t < nTok; t++) {
+    const visible = start + t + 1;
+    for (let h = 0; h < heads; h++) {
+      const qBase = <usize>((t * heads + h) * headDim) << 2;
+      const kvOff = <usize>((h / group) * headDim) << 2;
+      for (let d: usize = 0; d < hd; d += 4) v128.store(qh + (d << 2), roundF16x4(v128.load(q + qBase + (d << 2))));
+      // Scores: f32(f32(dot) * scale), the dot summed in f64.
+      for (let p = 0; p < visible; p++) {
+        const kr = k + (<usize>(p * kvDim) << 2) + kvOff;
+        const s = dotF64(qh, kr, hd);
+        store<f32>(scores + (<usize>p << 2), <f32>(<f32>(f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) * scale));
+      }
+      for (let d: usize = 0; d < hd; d += 4) v128.store(acc + (d << 2), f32x4.splat(0));
+      let sum: f64 = 0;
+      let max: f32 = -Infinity;
+      for (let p = 0; p < visible; p++) {
+        const s = load<f32>(scores + (<usize>p << 2));
+        let ms: f32 = 1;
+        let vs: f32 = 1;
+        if (s > max) {
+          ms = <f32>expNeg(<f64>max - <f64>s);
+          max = s;
+          if (ms != 1) {
+            const m = f64x2.splat(<f64>ms);
+            for (let d: usize = 0; d < hd; d += 4) {
+              const a = v128.load(acc + (d << 2));
+              const lo = f64x2.mul(f64x2.promote_low_f32x4(a), m);
+              const hi = f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), m);
+              v128.store(acc + (d << 2), toF16x4(lo, hi));
+            }
+          }
+        } else {
+          vs = <f32>expNeg(<f64>s - <f64>max);
+        }
+        const vr = v + (<usize>(p * kvDim) << 2) + kvOff;
+        const w = f64x2.splat(<f64>vs);
+        // Two groups of four per step: independent work for the core while one group rounds.
+        let d: usize = 0;
+        for (; d + 8 <= hd; d += 8) {
+          const ap = acc + (d << 2), vp = vr + (d << 2);
+          v128.store(ap, madF16(v128.load(vp), v128.load(ap), w));
+          v128.store(ap, madF16(v128.load(vp, 16), v128.load(ap, 16), w), 16);
+        }
+        if (d < hd) v128.store(acc + (d << 2), madF16(v128.load(vr + (d << 2)), v128.load(acc + (d << 2)), w));
+        sum = <f64>(<f32>(sum * <f64>ms + <f64>vs));
+      }
+      const inv = f64x2.splat(<f64>(<f32>(1.0 / sum)));
+      for (let d: usize = 0; d < hd; d += 4) {
+        const a = v128.load(acc + (d << 2));
+        const lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(a), inv));
+        const hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), inv));
+        v128.store(out + qBase + (d << 2), i32x4.shuffle(lo, hi, 0, 1, 4, 5));
+      }
+    }
+  }
+}
+
+/**
+ * Causal softmax attention kept in f32, as ops.ts's attention without f16Softmax (ggml's tiled flash
+ * attention for 64 or more query rows computes the same): scores f32(f32(dot) * scale), weights
+ * f32(e^(s - max)) summed in f64 in position order, each divided by the sum and rounded to f32, and
+ * the output accumulated in f32 position by position. Arguments as flash_attention's.
+ */
+export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32): void {
+  const group = heads / kvHeads;
+  const kvDim = kvHeads * headDim;
+  const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
+  const hd = <usize>headDim;
+  const scores = scratch + (hd << 3);
+  for (let t = 0; t < nTok; t++) {
+    const visible = start + t + 1;
+    for (let h = 0; h < heads; h++) {
+      const qBase = <usize>((t * heads + h) * headDim) << 2;
+      const kvOff = <usize>((h / group) * headDim) << 2;
+      const qh = q + qBase;
+      let max: f32 = -Infinity;
+      for (let p = 0; p < visible; p++) {
+        const kr = k + (<usize>(p * kvDim) << 2) + kvOff;
+        const s = dotF64(qh, kr, hd);
+        const score = <f32>(<f32>(f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) * scale);
+        store<f32>(scores + (<usize>p << 2), score);
+        if (score > max) max = score;
+      }
+      // Weights two at a time; their sum in position order, as the TypeScript adds them.
+      const m = f64x2.splat(<f64>max);
+      let sum: f64 = 0;
+      let p = 0;
+      for (; p + 2 <= visible; p += 2) {
+        const sp = scores + (<usize>p << 2);
+        const e = f32x4.demote_f64x2_zero(expNeg2(f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(sp)), m)));
+        v128.store64_lane(sp, e, 0);
+        sum += <f64>f32x4.extract_lane(e, 0);
+        sum += <f64>f32x4.extract_lane(e, 1);
+      }
+      if (p < visible) {
+        const sp = scores + (<usize>p << 2);
+        const e = <f32>expNeg(<f64>load<f32>(sp) - <f64>max);
+        store<f32>(sp, e);
+        sum += <f64>e;
+      }
+      const inv = 1.0 / sum;
+      const o = out + qBase;
+      for (let d: usize = 0; d < hd; d += 4) v128.store(o + (d << 2), f32x4.splat(0));
+      for (let p = 0; p < visible; p++) {
+        const w = f64x2.splat(<f64>(<f32>(<f64>load<f32>(scores + (<usize>p << 2)) * inv)));
+        const vr = v + (<usize>(p * kvDim) << 2) + kvOff;
+        for (let d: usize = 0; d < hd; d += 4) {
+          const x = v128.load(vr + (d << 2)), a = v128.load(o + (d << 2));
+          const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.promote_low_f32x4(a), f64x2.mul(w, f64x2.promote_low_f32x4(x))));
+          const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(w, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)))));
+          v128.store(o + (d << 2), i32x4.shuffle(lo, hi, 0, 1, 4, 5));
+        }
+      }
+    }
+  }
+}

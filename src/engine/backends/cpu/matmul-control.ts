@@ -1,7 +1,8 @@
 // The control block shared by the matmul thread pool's caller and its workers: one Int32Array over
 // a SharedArrayBuffer. The caller writes a call's arguments with plain stores, then bumps GEN with a
-// sequentially consistent Atomics.add, which publishes them; each worker does its row range and
-// decrements PENDING, and the last one wakes the caller. Pointers are wasm32 byte offsets stored as
+// sequentially consistent Atomics.add, which publishes them; every thread, the caller included, then
+// takes chunks of rows by incrementing NEXT until none are left, and each worker decrements PENDING
+// when it finds none, the last one waking the caller. Pointers are wasm32 byte offsets stored as
 // int32 bits: passed straight back into the kernels, whose i32 parameters take the same bits.
 
 /** Incremented once per call; workers Atomics.wait on it. */
@@ -24,19 +25,21 @@ export const AD = 10;
 export const AX = 11;
 export const NTOK = 12;
 export const Y = 13;
-/** Worker i's row range [r0, r1) sits at RANGES + 2i and RANGES + 2i + 1. */
-export const RANGES = 16;
+/** The call's rows [R0, R1), taken CHUNK rows at a time: chunk i is [R0 + i * CHUNK, min(R1, R0 + (i + 1) * CHUNK)). */
+export const R0 = 14;
+export const R1 = 15;
+export const CHUNK = 16;
+/** The next chunk to take (Atomics.add by whoever takes one). */
+export const NEXT = 17;
 
-export function controlInts(workers: number): number {
-  return RANGES + 2 * workers;
-}
+export const CONTROL_INTS = 18;
 
 /** What a worker receives as workerData. */
 export interface MatmulWorkerData {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly control: SharedArrayBuffer;
-  /** This worker's slot in RANGES. */
+  /** This worker's number, for its error messages. */
   readonly index: number;
   /** Export names of the kernels, indexed by KERNEL. */
   readonly kernels: readonly string[];

@@ -1,12 +1,16 @@
 // Worker threads that share a matmul's rows with the calling thread. The workers stay alive between
 // calls, blocked in Atomics.wait on a control block (matmul-control.ts); a call costs one store per
-// argument, one notify, and one wait for the slowest worker. Rows are split into contiguous ranges,
-// which gives results identical to one thread: every kernel computes each output row on its own.
+// argument, one notify, and one wait for the last worker. Rows go in chunks that every thread takes
+// from a shared counter, so a core slowed by other work (common on shared and virtual machines) does
+// less of the matmul instead of holding up the rest. Results are identical to one thread: every
+// kernel computes each output row on its own, the same way whichever chunk it falls in.
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
-import { AD, AQ, AX, COLS, FAILED, GEN, KERNEL, type MatmulWorkerData, NTOK, PENDING, QUIT, RANGES, READY, ROWS, W, Y, controlInts } from "./matmul-control.js";
+import { AD, AQ, AX, CHUNK, COLS, CONTROL_INTS, FAILED, GEN, KERNEL, type MatmulWorkerData, NEXT, NTOK, PENDING, QUIT, R0, R1, READY, ROWS, W, Y } from "./matmul-control.js";
 
-/** Range starts are multiples of this, so kernels that pair rows (K-quants) pair them as on one thread. */
+/** Chunk sizes are multiples of this, so kernels that pair rows (K-quants) pair them as on one thread. */
 export const ROW_ALIGN = 8;
+/** Chunks per thread: enough for a fast thread to take over a slow one's share, few enough to keep each chunk long. */
+const CHUNKS_PER_THREAD = 4;
 /** How long to wait for workers to start before giving up (they normally take tens of ms). */
 const START_TIMEOUT_MS = 30_000;
 
@@ -18,12 +22,11 @@ export class MatmulWorkerError extends Error {
 }
 
 /**
- * Splits rows [r0, r1) into `parts` contiguous ranges whose starts (past r0) are multiples of
- * ROW_ALIGN rows; trailing ranges may be empty when there are too few rows to go round.
+ * Rows per chunk when `threads` threads share rows [r0, r1): about CHUNKS_PER_THREAD chunks each, a
+ * multiple of ROW_ALIGN, at least one ROW_ALIGN.
  */
-export function splitRows(r0: number, r1: number, parts: number): Array<[number, number]> {
-  const chunk = Math.ceil((r1 - r0) / parts / ROW_ALIGN) * ROW_ALIGN;
-  return Array.from({ length: parts }, (_, i) => [Math.min(r1, r0 + i * chunk), Math.min(r1, r0 + (i + 1) * chunk)]);
+export function chunkRows(r0: number, r1: number, threads: number): number {
+  return Math.max(ROW_ALIGN, Math.ceil((r1 - r0) / (threads * CHUNKS_PER_THREAD) / ROW_ALIGN) * ROW_ALIGN);
 }
 
 export type KernelCall = (w: number, rows: number, cols: number, aq: number, ad: number, ax: number, nTok: number, y: number, r0: number, r1: number) => void;
@@ -41,7 +44,7 @@ export class MatmulPool {
   /** `threads` counts the caller: threads - 1 workers are started. */
   constructor(readonly threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: readonly string[]) {
     const workers = threads - 1;
-    this.ctl = new Int32Array(new SharedArrayBuffer(controlInts(workers) * 4));
+    this.ctl = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
     this.workers = Array.from({ length: workers }, (_, index) => {
       const channel = new MessageChannel();
       channel.port1.unref();
@@ -57,13 +60,13 @@ export class MatmulPool {
 
   /**
    * Runs kernel (export index `kernel`, `local` being the caller's own instance of it) over rows
-   * [r0, r1): the caller takes the first range, worker i the (i+1)-th. Returns when all are done.
+   * [r0, r1), every thread taking chunks of rows until none are left. Returns when all are done.
    */
   run(kernel: number, local: KernelCall, w: number, rows: number, cols: number, aq: number, ad: number, ax: number, nTok: number, y: number, r0: number, r1: number): void {
     if (this.closed) throw new MatmulWorkerError("the matmul thread pool is closed");
     if (!this.started) this.waitForStart();
     const c = this.ctl;
-    const ranges = splitRows(r0, r1, this.threads);
+    const chunk = chunkRows(r0, r1, this.threads);
     c[KERNEL] = kernel;
     c[W] = w;
     c[ROWS] = rows;
@@ -73,15 +76,16 @@ export class MatmulPool {
     c[AX] = ax;
     c[NTOK] = nTok;
     c[Y] = y;
-    for (let i = 1; i < ranges.length; i++) {
-      c[RANGES + 2 * (i - 1)] = ranges[i][0];
-      c[RANGES + 2 * (i - 1) + 1] = ranges[i][1];
-    }
+    c[R0] = r0;
+    c[R1] = r1;
+    c[CHUNK] = chunk;
+    Atomics.store(c, NEXT, 0);
     Atomics.store(c, PENDING, this.workers.length);
     Atomics.add(c, GEN, 1);
     Atomics.notify(c, GEN);
-    const [a, b] = ranges[0];
-    if (b > a) local(w, rows, cols, aq, ad, ax, nTok, y, a, b);
+    for (let i = Atomics.add(c, NEXT, 1); r0 + i * chunk < r1; i = Atomics.add(c, NEXT, 1)) {
+      local(w, rows, cols, aq, ad, ax, nTok, y, r0 + i * chunk, Math.min(r1, r0 + (i + 1) * chunk));
+    }
     for (let p = Atomics.load(c, PENDING); p !== 0; p = Atomics.load(c, PENDING)) Atomics.wait(c, PENDING, p);
     if (Atomics.load(c, FAILED) !== 0) throw new MatmulWorkerError(this.failure());
   }

@@ -16,30 +16,25 @@ import { buildSyntheticVocab } from "../../../tokenizer/synth.js";
 import { generate, loadModel } from "../../generate.js";
 import { CpuBackend } from "./index.js";
 import { prepareActivations } from "./kernels/prepared-activations.js";
-import { ROW_ALIGN, splitRows } from "./matmul-pool.js";
+import { ROW_ALIGN, chunkRows } from "./matmul-pool.js";
 import { WasmKernels } from "./wasm-kernels.js";
 import { GREEDY_SAMPLER } from "../../sampler.js";
 
 const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 const GREEDY = GREEDY_SAMPLER;
 
-test("splitRows covers [r0, r1) with contiguous ranges whose starts are aligned", () => {
-  for (const [r0, r1] of [[0, 13], [0, 37], [3, 35], [0, 2048], [0, 1], [5, 5]]) {
-    for (const parts of [1, 2, 3, 4, 7]) {
-      const ranges = splitRows(r0, r1, parts);
-      assert.equal(ranges.length, parts);
-      let next = r0;
-      for (const [a, b] of ranges) {
-        assert.equal(a, next, `[${r0}, ${r1}) in ${parts}: gap or overlap at ${a}`);
-        assert.ok(b >= a);
-        if (b > a) assert.equal((a - r0) % ROW_ALIGN, 0, `range start ${a} is not aligned`);
-        next = b;
-      }
-      assert.equal(next, r1);
+test("chunks are aligned, about four per thread, and never empty", () => {
+  for (const [r0, r1] of [[0, 13], [0, 37], [3, 35], [0, 2048], [0, 1], [0, 32000]]) {
+    for (const threads of [1, 2, 3, 4, 7]) {
+      const chunk = chunkRows(r0, r1, threads);
+      assert.equal(chunk % ROW_ALIGN, 0, `[${r0}, ${r1}) on ${threads}: chunk ${chunk} is not aligned`);
+      assert.ok(chunk >= ROW_ALIGN);
+      const chunks = Math.ceil((r1 - r0) / chunk);
+      assert.ok(chunks <= 4 * threads, `[${r0}, ${r1}) on ${threads}: ${chunks} chunks`);
     }
   }
-  assert.deepEqual(splitRows(0, 2048, 2), [[0, 1024], [1024, 2048]]);
-  assert.deepEqual(splitRows(0, 37, 3), [[0, 16], [16, 32], [32, 37]]);
+  assert.equal(chunkRows(0, 2048, 2), 256);
+  assert.equal(chunkRows(0, 37, 3), 8);
 });
 
 test("wasm matmuls at 2 and 3 threads equal 1 thread bit for bit", async () => {

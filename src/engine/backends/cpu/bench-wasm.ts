@@ -1,8 +1,9 @@
 // Throughput of the wasm SIMD matmul kernels (plain and, where the engine runs it, relaxed SIMD) next
 // to the TypeScript ones, in GB/s of weight bytes (single thread).
-// Run: npm run build && node dist/engine/backends/cpu/bench-wasm.js [TYPE ...]
+// Run: npm run build && node dist/engine/backends/cpu/bench-wasm.js [--ram-threads N] [TYPE ...]
 // The last column decodes (nTok=1) from RAM: ~600 MB of copies of the matrix, read in turn, so the
-// figure is the kernel streaming weights from memory as a model's decode step does.
+// figure is the kernel streaming weights from memory as a model's decode step does; with
+// --ram-threads N, on N threads (the matmul pool), as the engine runs with --threads N.
 // Not a test: figures depend on the machine and its load; each is the best of several runs.
 import { quantizeTensor } from "../../../gguf/quants/quantize.js";
 import { randomNormals, seededRandom } from "../../../gguf/quants/seeded-random.js";
@@ -35,9 +36,9 @@ function bestSeconds(fn: () => void, budgetMs: number): number {
 }
 
 /** GB/s of one nTok=1 matmul per copy over ~600 MB of copies of w (beyond any cache), best of three passes. */
-function fromRam(relaxed: boolean, type: GgmlType, w: Uint8Array, rows: number, cols: number, act: ReturnType<typeof prepareActivations>): number {
+async function fromRam(relaxed: boolean, threads: number, type: GgmlType, w: Uint8Array, rows: number, cols: number, act: ReturnType<typeof prepareActivations>): Promise<number> {
   // A memory of its own, dropped afterwards: every matrix's copies would not fit in one 4 GiB memory.
-  const kernels = WasmKernels.load({ relaxed });
+  const kernels = WasmKernels.load({ relaxed, threads });
   const copies = Math.max(1, Math.ceil(600e6 / w.length));
   const ptrs = Array.from({ length: copies }, () => kernels.upload(w));
   const y = new Float32Array(rows);
@@ -47,17 +48,22 @@ function fromRam(relaxed: boolean, type: GgmlType, w: Uint8Array, rows: number, 
     for (const ptr of ptrs) kernels.matmul(type, ptr, rows, cols, act, y);
     best = Math.min(best, performance.now() - t0);
   }
+  await kernels.dispose();
   return (w.length * copies) / (best / 1000) / 1e9;
 }
 
-function main(): void {
-  const wanted = process.argv.slice(2);
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--ram-threads");
+  const ramThreads = at >= 0 ? Number(args[at + 1]) : 1;
+  if (!Number.isInteger(ramThreads) || ramThreads < 1) throw new Error(`--ram-threads needs a positive integer, got ${args[at + 1]}`);
+  const wanted = at >= 0 ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
   const kernels = WasmKernels.load({ relaxed: false });
   const relaxed = relaxedSimdAvailable() ? WasmKernels.load({ relaxed: true }) : undefined;
   const types = TYPES.filter((t) => kernels.supports(t) && (wanted.length === 0 || wanted.includes(typeName(t))));
   const rand = seededRandom(42);
   console.log("GB/s of weights (x nTok for nTok=32 in parentheses)");
-  console.log(`type   rows x cols   TS n=1   wasm n=1${relaxed ? " relaxed n=1" : ""}   TS n=32          wasm n=32${relaxed ? "         relaxed n=32" : ""}   n=1 from RAM`);
+  console.log(`type   rows x cols   TS n=1   wasm n=1${relaxed ? " relaxed n=1" : ""}   TS n=32          wasm n=32${relaxed ? "         relaxed n=32" : ""}   n=1 from RAM, ${ramThreads} thread${ramThreads > 1 ? "s" : ""}`);
   for (const type of types) {
     for (const [rows, cols] of SHAPES) {
       const w = quantizeTensor(type, randomNormals(rand, rows * cols, 0.05), cols);
@@ -75,10 +81,10 @@ function main(): void {
           cells.push(nTok === 1 ? gbs.toFixed(2).padStart(8) : `${gbs.toFixed(3).padStart(8)} (${(gbs * nTok).toFixed(1).padStart(5)})`);
         }
       }
-      cells.push(fromRam(relaxed !== undefined, type, w, rows, cols, prepareActivations(type, randomNormals(rand, cols), 1, cols)).toFixed(2).padStart(12));
+      cells.push((await fromRam(relaxed !== undefined, ramThreads, type, w, rows, cols, prepareActivations(type, randomNormals(rand, cols), 1, cols))).toFixed(2).padStart(12));
       console.log(`${typeName(type).padEnd(6)} ${`${rows}x${cols}`.padStart(10)} ${cells.join(" ")}`);
     }
   }
 }
 
-if (process.argv[1]?.endsWith("bench-wasm.js")) main();
+if (process.argv[1]?.endsWith("bench-wasm.js")) await main();

@@ -5,13 +5,13 @@
 // A closed tab times out; the Leave button leaves.
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { join } from "node:path";
 import { test } from "node:test";
 import { generateClusterKey } from "../net/index.js";
 import { nodeIds } from "../testing/api-client.js";
-import { agreed, killAll, startNode, until, type RunningNode, type StateView } from "../testing/cluster-procs.js";
+import { killAll, until, type StateView } from "../testing/cluster-procs.js";
 import { tempDir } from "../testing/paths.js";
-import { launchWebGpuChromium } from "./browser-support.js";
+import { joinUrl } from "../api/join-link.js";
+import { joinedDeviceId, launchWebGpuChromium, startTwoNodes } from "./browser-support.js";
 import { encodeJoinFrame } from "./frame-codec.js";
 
 interface DeviceView {
@@ -56,26 +56,22 @@ test("a browser tab joins through a node as a WebGPU device, survives hostile in
   const key = generateClusterKey();
   const browser = await launchWebGpuChromium();
   try {
-    const quiet = ["--threads", "1", "--telemetry-ms", "0", "--probe-ms", "0"];
-    const nodes: RunningNode[] = [await startNode(join(tmp.dir, "n0"), ["--name", "n0", "--join", key, ...quiet])];
-    nodes.push(await startNode(join(tmp.dir, "n1"), ["--name", "n1", "--join", key, ...quiet, "--peer", `127.0.0.1:${nodes[0].port}`]));
-    await until(nodes, agreed(2));
+    const nodes = await startTwoNodes(tmp.dir, key);
     const ids = await nodeIds(nodes);
     const serving = nodes[1];
-    const joinUrl = `http://127.0.0.1:${serving.api}/join#key=${encodeURIComponent(key)}`;
+    const url = joinUrl("127.0.0.1", serving.api, key);
 
     // A page with the wrong key is refused and never appears.
     const intruder = await browser.newPage();
-    await intruder.goto(`http://127.0.0.1:${serving.api}/join#key=not-the-key`);
+    await intruder.goto(joinUrl("127.0.0.1", serving.api, "not-the-key"));
     await intruder.waitForSelector('#status[data-state="error"]', { timeout: 120_000 });
     assert.match((await intruder.textContent("#status")) ?? "", /cluster key/);
     await intruder.close();
 
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(joinUrl);
-    await page.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
-    const deviceId = (await page.textContent("#device-id")) ?? "";
+    await page.goto(url);
+    const deviceId = await joinedDeviceId(page);
     assert.match(deviceId, /^web-[0-9a-f]{40}$/);
     const [s] = await until(nodes, (states) => states.every((st) => nodesOf(st)[deviceId]?.status === "alive" && nodesOf(st)[deviceId]?.device?.placement !== undefined), 60_000);
     const dev = nodesOf(s)[deviceId];
@@ -125,9 +121,8 @@ test("a browser tab joins through a node as a WebGPU device, survives hostile in
 
     // The same browser (same stored secret) comes back as the same device, then leaves with the button.
     const again = await context.newPage();
-    await again.goto(joinUrl);
-    await again.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
-    assert.equal(await again.textContent("#device-id"), deviceId);
+    await again.goto(url);
+    assert.equal(await joinedDeviceId(again), deviceId);
     await until(nodes, (states) => states.every((st) => nodesOf(st)[deviceId]?.status === "alive"), 30_000);
     await again.click("#leave");
     await until(nodes, (states) => states.every((st) => nodesOf(st)[deviceId]?.status === "left"), 30_000);

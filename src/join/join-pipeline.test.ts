@@ -8,13 +8,13 @@
 // fails the page's runners. With no other device measured, the solver places a whole instance on the page.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { test } from "node:test";
 import { generateClusterKey } from "../net/index.js";
 import { complete, createInstance, nodeIds, post, runnersOf, untilReady } from "../testing/api-client.js";
-import { agreed, killAll, startNode, until, type RunningNode } from "../testing/cluster-procs.js";
+import { agreed, killAll, until } from "../testing/cluster-procs.js";
 import { STORIES_260K, TESSERA_BIN, tempDir } from "../testing/paths.js";
-import { launchWebGpuChromium } from "./browser-support.js";
+import { joinUrl } from "../api/join-link.js";
+import { joinedDeviceId, launchWebGpuChromium, startTwoNodes } from "./browser-support.js";
 
 const MAX_TOKENS = 24;
 
@@ -30,10 +30,7 @@ test("a browser page runs a layer range of stories260K in the cluster's pipeline
   const key = generateClusterKey();
   const browser = await launchWebGpuChromium();
   try {
-    const quiet = ["--threads", "1", "--telemetry-ms", "0", "--probe-ms", "0"];
-    const nodes: RunningNode[] = [await startNode(join(tmp.dir, "n0"), ["--name", "n0", "--join", key, ...quiet])];
-    nodes.push(await startNode(join(tmp.dir, "n1"), ["--name", "n1", "--join", key, ...quiet, "--peer", `127.0.0.1:${nodes[0].port}`]));
-    await until(nodes, agreed(2));
+    const nodes = await startTwoNodes(tmp.dir, key);
     const [n0, n1] = await nodeIds(nodes);
 
     const context = await browser.newContext();
@@ -41,10 +38,9 @@ test("a browser page runs a layer range of stories260K in the cluster's pipeline
     const pageErrors: string[] = [];
     const collectErrors = (e: Error) => pageErrors.push(e.message);
     page.on("pageerror", collectErrors);
-    const joinUrl = `http://127.0.0.1:${nodes[1].api}/join#key=${encodeURIComponent(key)}`;
-    await page.goto(joinUrl);
-    await page.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
-    const web = (await page.textContent("#device-id")) ?? "";
+    const url = joinUrl("127.0.0.1", nodes[1].api, key);
+    await page.goto(url);
+    const web = await joinedDeviceId(page);
     await until(nodes, agreed(3), 30_000);
 
     await createInstance(nodes[0], STORIES_260K, [{ node_id: n0, start: 0, end: 2 }, { node_id: web, start: 2, end: 4 }, { node_id: n1, start: 4, end: 5 }], "middle");
@@ -72,9 +68,8 @@ test("a browser page runs a layer range of stories260K in the cluster's pipeline
     // reported failed: the pipelines through them are broken.
     const second = await context.newPage();
     second.on("pageerror", collectErrors);
-    await second.goto(joinUrl);
-    await second.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
-    assert.equal(await second.textContent("#device-id"), web);
+    await second.goto(url);
+    assert.equal(await joinedDeviceId(second), web);
     await page.waitForSelector('#status[data-state="error"]', { timeout: 30_000 });
     assert.match((await page.textContent("#status")) ?? "", /another tab/);
     await until(nodes, (states) => states.every((s) => {

@@ -12,7 +12,8 @@ import { generateClusterKey } from "../net/index.js";
 import { nodeIds } from "../testing/api-client.js";
 import { agreed, killAll, startNode, streamedEvents, until, type StateView } from "../testing/cluster-procs.js";
 import { tempDir } from "../testing/paths.js";
-import { launchWebGpuChromium } from "./browser-support.js";
+import { joinUrl } from "../api/join-link.js";
+import { joinedDeviceId, launchWebGpuChromium, QUIET_JOIN_NODE } from "./browser-support.js";
 
 interface DeviceView {
   status: string;
@@ -25,19 +26,18 @@ test("a /join page reconnects by itself with the same device id after its node r
   const key = generateClusterKey();
   const browser = await launchWebGpuChromium();
   try {
-    const quiet = ["--join", key, "--threads", "1", "--telemetry-ms", "0", "--probe-ms", "0"];
+    const quiet = ["--join", key, ...QUIET_JOIN_NODE];
     const first = await startNode(join(tmp.dir, "n0"), ["--name", "n0", ...quiet]);
     const servingArgs = ["--name", "n1", ...quiet, "--peer", `127.0.0.1:${first.port}`];
     let serving = await startNode(join(tmp.dir, "n1"), servingArgs);
     await until([first, serving], agreed(2));
     const ids = await nodeIds([first, serving]);
-    const joinUrl = `http://127.0.0.1:${serving.api}/join#key=${encodeURIComponent(key)}`;
+    const url = joinUrl("127.0.0.1", serving.api, key);
 
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(joinUrl);
-    await page.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
-    const deviceId = (await page.textContent("#device-id")) ?? "";
+    await page.goto(url);
+    const deviceId = await joinedDeviceId(page);
     assert.match(deviceId, /^web-[0-9a-f]{40}$/);
     const [before] = await until([first, serving], (states) => states.every((s) => nodesOf(s)[deviceId]?.status === "alive" && nodesOf(s)[deviceId]?.device?.relay === ids[1]), 60_000);
     const firstProfileAt = nodesOf(before)[deviceId].device?.collectedAt;
@@ -53,8 +53,7 @@ test("a /join page reconnects by itself with the same device id after its node r
     // The same node again (same data dir, so the same id; same API port, so the page's URL still works).
     serving = await startNode(serving.dataDir, [...servingArgs, "--api-port", String(serving.api)]);
     assert.deepEqual(await nodeIds([serving]), [ids[1]]);
-    await page.waitForSelector('#status[data-state="joined"]', { timeout: 60_000 });
-    assert.equal(await page.textContent("#device-id"), deviceId, "the same stored secret, so the same device");
+    assert.equal(await joinedDeviceId(page, 60_000), deviceId, "the same stored secret, so the same device");
     assert.equal(await page.evaluate("tesseraPage.client.welcomes"), 2, "welcomed again on the same page, without a reload");
     const [after] = await until([first, serving], (states) => states.every((s) => {
       const d = nodesOf(s)[deviceId];
@@ -76,17 +75,15 @@ test("a /join page reconnects by itself with the same device id after its node r
     } finally {
       serving.proc.kill("SIGCONT");
     }
-    await page.waitForSelector('#status[data-state="joined"]', { timeout: 60_000 });
-    assert.equal(await page.textContent("#device-id"), deviceId);
+    assert.equal(await joinedDeviceId(page, 60_000), deviceId);
     assert.equal(await page.evaluate("tesseraPage.client.welcomes"), 3);
     await until([first, serving], (states) => states.every((s) => nodesOf(s)[deviceId]?.status === "alive" && nodesOf(s)[ids[1]]?.status === "alive"), 60_000);
 
     // A second tab of the same browser is the same device: it takes the socket over, and the first
     // tab is told so and stops (it does not reconnect and take it back).
     const second = await context.newPage();
-    await second.goto(joinUrl);
-    await second.waitForSelector('#status[data-state="joined"]', { timeout: 120_000 });
-    assert.equal(await second.textContent("#device-id"), deviceId);
+    await second.goto(url);
+    assert.equal(await joinedDeviceId(second), deviceId);
     await page.waitForSelector('#status[data-state="error"]', { timeout: 30_000 });
     assert.match((await page.textContent("#status")) ?? "", /another tab/);
     assert.equal(await page.evaluate("tesseraPage.client.welcomes"), 3);

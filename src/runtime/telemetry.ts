@@ -205,15 +205,18 @@ export class TelemetryPublisher {
       // Loaded on demand: Dawn's native module only matters to nodes that use a GPU.
       const webgpu = await import("../engine/backends/webgpu/index.js");
       const { measureMatvecRate } = await import("../engine/backends/webgpu/benchmark.js");
-      const adapters = await webgpu.describeAdapters();
-      const wanted = this.options.gpu;
-      const pick = wanted !== undefined ? adapters.find((a) => a.index === wanted) : choice === "auto" ? adapters.find((a) => a.kind !== "cpu") : adapters[0];
-      if (!pick) return undefined;
-      const backend = await webgpu.WebGpuBackend.create({ gpu: pick.index });
+      let index = this.options.gpu;
+      if (index === undefined) {
+        const adapters = await webgpu.describeAdapters();
+        const pick = choice === "auto" ? adapters.find((a) => a.kind !== "cpu") : adapters[0];
+        if (!pick) return undefined;
+        index = pick.index;
+      }
+      const backend = await webgpu.WebGpuBackend.create({ gpu: index });
       try {
         // A software adapter streams ~0.1 GB/s: a few passes are plenty, and keep the start light.
-        const rate = await measureMatvecRate({ backend, iterations: pick.kind === "cpu" ? 3 : 100 });
-        const memoryBytes = gpuMemoryFor(pick, cards);
+        const rate = await measureMatvecRate({ backend, iterations: backend.adapter.kind === "cpu" ? 3 : 100 });
+        const memoryBytes = gpuMemoryFor(backend.adapter, cards);
         return { adapter: rate.adapter.slice(0, 200), q8_0GBs: rate.bytesPerSecond / 1e9, ...(memoryBytes !== undefined ? { memoryBytes } : {}) };
       } finally {
         await backend.dispose();

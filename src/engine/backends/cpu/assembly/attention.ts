@@ -76,10 +76,10 @@ function roundF16Rare(x: v128, abs: v128, fast: v128): v128 {
 
 /**
  * The dot product of n f32 values (n a multiple of 4) at a and b: exact f64 products summed in
- * f64, eight at a time in four lanes, returned as an f64x2 whose lanes add up to the dot.
+ * f64, eight at a time in four lanes.
  */
 // @ts-ignore: decorator
-@inline function dotF64(a: usize, b: usize, n: usize): v128 {
+@inline function dotF64(a: usize, b: usize, n: usize): f64 {
   let s0 = f64x2.splat(0), s1 = s0;
   let d: usize = 0;
   for (; d + 8 <= n; d += 8) {
@@ -95,21 +95,24 @@ function roundF16Rare(x: v128, abs: v128, fast: v128): v128 {
     s0 = f64x2.add(s0, f64x2.mul(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(y)));
     s1 = f64x2.add(s1, f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(y, y, 2, 3, 0, 1))));
   }
-  return f64x2.add(s0, s1);
+  const s = f64x2.add(s0, s1);
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
 }
 
-/** Two f64 lanes (from f64x2 lo and hi) demoted to f32 and rounded to f16, as one f32x4's four lanes. */
+/** f32(a * w) for four f32 lanes a and an f64x2 splat w, the product in f64. */
 // @ts-ignore: decorator
-@inline function toF16x4(lo: v128, hi: v128): v128 {
-  return roundF16x4(i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+@inline function mulF32(a: v128, w: v128): v128 {
+  const lo = f64x2.mul(f64x2.promote_low_f32x4(a), w);
+  const hi = f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), w);
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
-/** f16(f32(x * w + a)) for four lanes, x and a f32, w an f64x2 splat; the arithmetic in f64 as the TypeScript does it. */
+/** f32(a + w * x) for four f32 lanes x and a and an f64x2 splat w, the arithmetic in f64 as the TypeScript does it. */
 // @ts-ignore: decorator
-@inline function madF16(x: v128, a: v128, w: v128): v128 {
-  const lo = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(x), w), f64x2.promote_low_f32x4(a));
-  const hi = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), w), f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)));
-  return toF16x4(lo, hi);
+@inline function madF32(x: v128, a: v128, w: v128): v128 {
+  const lo = f64x2.add(f64x2.promote_low_f32x4(a), f64x2.mul(w, f64x2.promote_low_f32x4(x)));
+  const hi = f64x2.add(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(w, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
 /**
@@ -135,8 +138,7 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
       // Scores: f32(f32(dot) * scale), the dot summed in f64.
       for (let p = 0; p < visible; p++) {
         const kr = k + (<usize>(p * kvDim) << 2) + kvOff;
-        const s = dotF64(qh, kr, hd);
-        store<f32>(scores + (<usize>p << 2), <f32>(<f32>(f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) * scale));
+        store<f32>(scores + (<usize>p << 2), <f32>(<f32>dotF64(qh, kr, hd) * scale));
       }
       for (let d: usize = 0; d < hd; d += 4) v128.store(acc + (d << 2), f32x4.splat(0));
       let sum: f64 = 0;
@@ -150,12 +152,7 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
           max = s;
           if (ms != 1) {
             const m = f64x2.splat(<f64>ms);
-            for (let d: usize = 0; d < hd; d += 4) {
-              const a = v128.load(acc + (d << 2));
-              const lo = f64x2.mul(f64x2.promote_low_f32x4(a), m);
-              const hi = f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), m);
-              v128.store(acc + (d << 2), toF16x4(lo, hi));
-            }
+            for (let d: usize = 0; d < hd; d += 4) v128.store(acc + (d << 2), roundF16x4(mulF32(v128.load(acc + (d << 2)), m)));
           }
         } else {
           vs = <f32>expNeg(<f64>s - <f64>max);
@@ -166,19 +163,14 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
         let d: usize = 0;
         for (; d + 8 <= hd; d += 8) {
           const ap = acc + (d << 2), vp = vr + (d << 2);
-          v128.store(ap, madF16(v128.load(vp), v128.load(ap), w));
-          v128.store(ap, madF16(v128.load(vp, 16), v128.load(ap, 16), w), 16);
+          v128.store(ap, roundF16x4(madF32(v128.load(vp), v128.load(ap), w)));
+          v128.store(ap, roundF16x4(madF32(v128.load(vp, 16), v128.load(ap, 16), w)), 16);
         }
-        if (d < hd) v128.store(acc + (d << 2), madF16(v128.load(vr + (d << 2)), v128.load(acc + (d << 2)), w));
+        if (d < hd) v128.store(acc + (d << 2), roundF16x4(madF32(v128.load(vr + (d << 2)), v128.load(acc + (d << 2)), w)));
         sum = <f64>(<f32>(sum * <f64>ms + <f64>vs));
       }
       const inv = f64x2.splat(<f64>(<f32>(1.0 / sum)));
-      for (let d: usize = 0; d < hd; d += 4) {
-        const a = v128.load(acc + (d << 2));
-        const lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(a), inv));
-        const hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), inv));
-        v128.store(out + qBase + (d << 2), i32x4.shuffle(lo, hi, 0, 1, 4, 5));
-      }
+      for (let d: usize = 0; d < hd; d += 4) v128.store(out + qBase + (d << 2), mulF32(v128.load(acc + (d << 2)), inv));
     }
   }
 }
@@ -194,7 +186,7 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch:
   const kvDim = kvHeads * headDim;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const hd = <usize>headDim;
-  const scores = scratch + (hd << 3);
+  const scores = scratch;
   for (let t = 0; t < nTok; t++) {
     const visible = start + t + 1;
     for (let h = 0; h < heads; h++) {
@@ -204,8 +196,7 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch:
       let max: f32 = -Infinity;
       for (let p = 0; p < visible; p++) {
         const kr = k + (<usize>(p * kvDim) << 2) + kvOff;
-        const s = dotF64(qh, kr, hd);
-        const score = <f32>(<f32>(f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)) * scale);
+        const score = <f32>(<f32>dotF64(qh, kr, hd) * scale);
         store<f32>(scores + (<usize>p << 2), score);
         if (score > max) max = score;
       }
@@ -232,12 +223,7 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch:
       for (let p = 0; p < visible; p++) {
         const w = f64x2.splat(<f64>(<f32>(<f64>load<f32>(scores + (<usize>p << 2)) * inv)));
         const vr = v + (<usize>(p * kvDim) << 2) + kvOff;
-        for (let d: usize = 0; d < hd; d += 4) {
-          const x = v128.load(vr + (d << 2)), a = v128.load(o + (d << 2));
-          const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.promote_low_f32x4(a), f64x2.mul(w, f64x2.promote_low_f32x4(x))));
-          const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(w, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)))));
-          v128.store(o + (d << 2), i32x4.shuffle(lo, hi, 0, 1, 4, 5));
-        }
+        for (let d: usize = 0; d < hd; d += 4) v128.store(o + (d << 2), madF32(v128.load(vr + (d << 2)), v128.load(o + (d << 2)), w));
       }
     }
   }

@@ -282,6 +282,7 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   if (nTok < 4) {
     const q = (r1 - r0) >> 2;
     const qBytes = <usize>q * rowBytes;
+    const yq = <usize>q << 2;
     for (let t = 0; t < nTok; t++) {
       const at = aq + <usize>t * cols, dt = ad + <usize>t * tb, xt = ax + <usize>t * tb;
       const yt = y + (<usize>(t * rows) << 2);
@@ -289,7 +290,6 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
         const r = r0 + i;
         const wr = w + <usize>r * rowBytes;
         const yr = yt + (<usize>r << 2);
-        const yq = <usize>q << 2;
         rowDotStreams(kind, wr, wr + qBytes, wr + 2 * qBytes, wr + 3 * qBytes, nb, at, dt, xt, nOff, yr, yr + yq, yr + 2 * yq, yr + 3 * yq);
       }
       for (let r = r0 + 4 * q; r < r1; r++) {

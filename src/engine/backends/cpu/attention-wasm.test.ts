@@ -78,3 +78,20 @@ test("values at f16's edges round as the TypeScript does", () => {
   kernels.attention("flash", q, k, v, visible - 1, 1, 1, 1, headDim, got);
   assert.deepEqual([...got], [...want]);
 });
+
+test("attention split across 2 and 3 threads by heads equals one thread bit for bit", async () => {
+  // minParallelWork 0: every call is split, however small.
+  const pools = [1, 2, 3].map((threads) => WasmKernels.load({ threads, minParallelWork: 0 }));
+  try {
+    for (const kind of ["flash", "f32"] as const) {
+      CASES.forEach((c, i) => {
+        const outs = pools.map((kernels) => run(kernels, kind, c, 200 + i).got);
+        assert.ok(outs[0].every((x) => !Number.isNaN(x)), `${kind} case ${i}: one thread left outputs unwritten`);
+        assert.deepEqual(outs[1], outs[0], `${kind} case ${i}: 2 threads differ from 1`);
+        assert.deepEqual(outs[2], outs[0], `${kind} case ${i}: 3 threads differ from 1`);
+      });
+    }
+  } finally {
+    await Promise.all(pools.map((k) => k.dispose()));
+  }
+});

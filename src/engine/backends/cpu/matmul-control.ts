@@ -1,13 +1,16 @@
 // The control block shared by the matmul thread pool's caller and its workers: one Int32Array over
-// a SharedArrayBuffer. The caller writes a call's arguments with plain stores, then bumps GEN with a
-// sequentially consistent Atomics.add, which publishes them; every thread, the caller included, then
-// takes chunks of rows by incrementing NEXT until none are left, and each worker decrements PENDING
-// when it finds none, the last one waking the caller. Pointers are wasm32 byte offsets stored as
-// int32 bits: passed straight back into the kernels, whose i32 parameters take the same bits.
+// a SharedArrayBuffer. A call carries up to MAX_JOBS jobs, each a kernel over a range it can split:
+// a matmul's output rows or attention's heads (q, k and v of a layer go as one call, so the workers
+// are woken once for the three). The caller writes the jobs with plain stores, then
+// bumps GEN with a sequentially consistent Atomics.add, which publishes them; every thread, the
+// caller included, then takes chunks by incrementing NEXT until none are left (`takeChunks`), and
+// each worker decrements PENDING when it finds none, the last one waking the caller. Pointers are
+// wasm32 byte offsets stored as int32 bits: passed straight back into the kernels, whose i32
+// parameters take the same bits.
 
-/** Incremented once per call; workers Atomics.wait on it. */
+/** Incremented once per call; workers wait for it to move. */
 export const GEN = 0;
-/** Workers still running the current call; the caller Atomics.waits on it reaching 0. */
+/** Workers still running the current call; the caller waits for it to reach 0. */
 export const PENDING = 1;
 /** Non-zero: workers leave their loop at the next GEN bump. */
 export const QUIT = 2;
@@ -15,24 +18,56 @@ export const QUIT = 2;
 export const READY = 3;
 /** Set by a worker whose kernel threw or whose instance could not be made. */
 export const FAILED = 4;
-/** The call: kernel index (into the names list handed to workers), then the kernel's arguments. */
-export const KERNEL = 5;
-export const W = 6;
-export const ROWS = 7;
-export const COLS = 8;
-export const AQ = 9;
-export const AD = 10;
-export const AX = 11;
-export const NTOK = 12;
-export const Y = 13;
-/** The call's rows [R0, R1), taken CHUNK rows at a time: chunk i is [R0 + i * CHUNK, min(R1, R0 + (i + 1) * CHUNK)). */
-export const R0 = 14;
-export const R1 = 15;
-export const CHUNK = 16;
-/** The next chunk to take (Atomics.add by whoever takes one). */
-export const NEXT = 17;
+/** The next chunk to take (Atomics.add by whoever takes one), counted over all the call's jobs. */
+export const NEXT = 5;
+/** Jobs in the current call. */
+export const JOBS = 6;
+/** Chunks in the current call, all jobs together. */
+export const CHUNKS = 7;
 
-export const CONTROL_INTS = 18;
+/** Per job, at JOB_BASE + job * JOB_INTS + field: the kernel index (into the names handed to workers). */
+export const KERNEL = 0;
+/** How many of the job's ARGS the kernel takes before its range [r0, r1): 8 for a matmul, 10 for attention. */
+export const ARGC = 1;
+/** The kernel's leading arguments (pointers, sizes), MAX_ARGS slots. */
+export const ARGS = 2;
+export const MAX_ARGS = 10;
+/** The job's range [R0, R1) (output rows, or heads), taken CHUNK at a time: its chunk i is [R0 + i * CHUNK, min(R1, R0 + (i + 1) * CHUNK)). */
+export const R0 = ARGS + MAX_ARGS;
+export const R1 = R0 + 1;
+export const CHUNK = R0 + 2;
+/** The call-wide index of the job's first chunk. */
+export const FIRST = R0 + 3;
+export const JOB_INTS = R0 + 4;
+export const JOB_BASE = 8;
+/** Jobs one call can carry. */
+export const MAX_JOBS = 4;
+
+export const CONTROL_INTS = JOB_BASE + MAX_JOBS * JOB_INTS;
+
+/** A kernel the pool runs: its leading arguments, then the range [r0, r1) it computes. */
+export type KernelCall = (...args: number[]) => void;
+
+/**
+ * Takes chunks of the current call until none are left, running each with kernels[job's KERNEL].
+ * The caller and every worker run this same loop, so which thread computes a chunk never changes
+ * how it is computed.
+ */
+export function takeChunks(ctl: Int32Array, kernels: readonly KernelCall[]): void {
+  const jobs = ctl[JOBS], chunks = ctl[CHUNKS];
+  for (let c = Atomics.add(ctl, NEXT, 1); c < chunks; c = Atomics.add(ctl, NEXT, 1)) {
+    let j = jobs - 1;
+    while (ctl[JOB_BASE + j * JOB_INTS + FIRST] > c) j--;
+    const o = JOB_BASE + j * JOB_INTS;
+    const kernel = kernels[ctl[o + KERNEL]];
+    if (!kernel) throw new Error(`no kernel ${ctl[o + KERNEL]}`);
+    const r0 = ctl[o + R0] + (c - ctl[o + FIRST]) * ctl[o + CHUNK];
+    const r1 = Math.min(ctl[o + R1], r0 + ctl[o + CHUNK]);
+    const a = o + ARGS;
+    if (ctl[o + ARGC] === 8) kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], r0, r1);
+    else kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], r0, r1);
+  }
+}
 
 /** What a worker receives as workerData. */
 export interface MatmulWorkerData {
@@ -45,4 +80,21 @@ export interface MatmulWorkerData {
   readonly kernels: readonly string[];
   /** Where the worker posts a description of any failure (read with receiveMessageOnPort). */
   readonly errors: MessagePort;
+  /** How long a worker keeps polling for the next call before it sleeps in Atomics.wait, in ms. */
+  readonly spinMs: number;
+}
+
+/**
+ * Returns once ctl[index] is no longer `from`: polls for up to spinMs first, then sleeps in
+ * Atomics.wait. Between the matmuls of a decode step the gap is tens of µs, shorter than a futex
+ * wake-up on many machines; polling through it is what keeps a hand-off in the low µs.
+ */
+export function waitWhileEqual(ctl: Int32Array, index: number, from: number, spinMs: number): void {
+  if (spinMs > 0) {
+    const until = performance.now() + spinMs;
+    for (let i = 1; Atomics.load(ctl, index) === from; i++) {
+      if ((i & 63) === 0 && performance.now() > until) break;
+    }
+  }
+  while (Atomics.load(ctl, index) === from) Atomics.wait(ctl, index, from);
 }

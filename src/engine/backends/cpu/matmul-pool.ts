@@ -1,11 +1,15 @@
-// Worker threads that share a matmul's rows with the calling thread. The workers stay alive between
-// calls, blocked in Atomics.wait on a control block (matmul-control.ts); a call costs one store per
-// argument, one notify, and one wait for the last worker. Rows go in chunks that every thread takes
-// from a shared counter, so a core slowed by other work (common on shared and virtual machines) does
-// less of the matmul instead of holding up the rest. Results are identical to one thread: every
-// kernel computes each output row on its own, the same way whichever chunk it falls in.
+// Worker threads that share a call's matmul rows with the calling thread. The workers stay alive
+// between calls, polling briefly and then blocked in Atomics.wait on a control block
+// (matmul-control.ts); a call costs one store per argument, one notify, and one wait for the last
+// worker. A call carries up to MAX_JOBS matmuls, so the matmuls that share an input (q, k, v; gate,
+// up) cost one hand-off. Rows go in chunks that every thread takes from a shared counter, so a core
+// slowed by other work (common on shared and virtual machines) does less of the call instead of
+// holding up the rest. Results are identical to one thread: every kernel computes each output row on
+// its own, the same way whichever chunk it falls in.
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
-import { AD, AQ, AX, CHUNK, COLS, CONTROL_INTS, FAILED, GEN, KERNEL, type MatmulWorkerData, NEXT, NTOK, PENDING, QUIT, R0, R1, READY, ROWS, W, Y } from "./matmul-control.js";
+import { ARGC, ARGS, CHUNK, CHUNKS, CONTROL_INTS, FAILED, FIRST, GEN, JOB_BASE, JOB_INTS, JOBS, KERNEL, type KernelCall, MAX_ARGS, MAX_JOBS, type MatmulWorkerData, NEXT, PENDING, QUIT, R0, R1, READY, takeChunks, waitWhileEqual } from "./matmul-control.js";
+
+export type { KernelCall } from "./matmul-control.js";
 
 /** Chunk sizes are multiples of this, so kernels that pair rows (K-quants) pair them as on one thread. */
 export const ROW_ALIGN = 8;
@@ -13,6 +17,12 @@ export const ROW_ALIGN = 8;
 const CHUNKS_PER_THREAD = 4;
 /** How long to wait for workers to start before giving up (they normally take tens of ms). */
 const START_TIMEOUT_MS = 30_000;
+/**
+ * How long a worker polls for the next call, and the caller for the workers' last chunks, before
+ * sleeping (ms). Covers the gaps between a decode step's matmuls (norms, rope, attention of one
+ * layer: well under a millisecond), not the gaps between tokens.
+ */
+export const DEFAULT_SPIN_MS = 0.5;
 
 /** The process's node flags minus --input-type, which makes a worker refuse its own file entry point. */
 const WORKER_EXEC_ARGV = process.execArgv.filter((a) => !a.startsWith("--input-type"));
@@ -23,13 +33,25 @@ export class MatmulWorkerError extends Error {
 
 /**
  * Rows per chunk when `threads` threads share rows [r0, r1): about CHUNKS_PER_THREAD chunks each, a
- * multiple of ROW_ALIGN, at least one ROW_ALIGN.
+ * multiple of `align`, at least one `align`.
  */
-export function chunkRows(r0: number, r1: number, threads: number): number {
-  return Math.max(ROW_ALIGN, Math.ceil((r1 - r0) / (threads * CHUNKS_PER_THREAD) / ROW_ALIGN) * ROW_ALIGN);
+export function chunkRows(r0: number, r1: number, threads: number, align = ROW_ALIGN): number {
+  return Math.max(align, Math.ceil((r1 - r0) / (threads * CHUNKS_PER_THREAD) / align) * align);
 }
 
-export type KernelCall = (w: number, rows: number, cols: number, aq: number, ad: number, ax: number, nTok: number, y: number, r0: number, r1: number) => void;
+/**
+ * One job of a call: kernel (index into the pool's kernels) called as kernel(...args, r0, r1) on
+ * chunks of [r0, r1). args: 8 for a matmul (w, rows, cols, aq, ad, ax, nTok, y: pointers into the
+ * shared memory, and sizes), 10 for attention.
+ */
+export interface PoolJob {
+  readonly kernel: number;
+  readonly args: readonly number[];
+  readonly r0: number;
+  readonly r1: number;
+  /** Chunks are multiples of this (default ROW_ALIGN, which K-quant kernels need; 1 for heads). */
+  readonly align?: number;
+}
 
 export class MatmulPool {
   private readonly ctl: Int32Array;
@@ -42,14 +64,22 @@ export class MatmulPool {
   private closed = false;
 
   /** `threads` counts the caller: threads - 1 workers are started. */
-  constructor(readonly threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: readonly string[]) {
+  constructor(
+    readonly threads: number,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    kernelNames: readonly string[],
+    /** The caller's own instance of each kernel, by the same index. */
+    private readonly localKernels: readonly KernelCall[],
+    private readonly spinMs = DEFAULT_SPIN_MS,
+  ) {
     const workers = threads - 1;
     this.ctl = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
     this.workers = Array.from({ length: workers }, (_, index) => {
       const channel = new MessageChannel();
       channel.port1.unref();
       this.errors.push(channel.port1);
-      const data: MatmulWorkerData = { module, memory, control: this.ctl.buffer as SharedArrayBuffer, index, kernels, errors: channel.port2 };
+      const data: MatmulWorkerData = { module, memory, control: this.ctl.buffer as SharedArrayBuffer, index, kernels: kernelNames, errors: channel.port2, spinMs };
       const worker = new Worker(new URL("./matmul-worker.js", import.meta.url), { workerData: data, transferList: [channel.port2], execArgv: WORKER_EXEC_ARGV });
       worker.on("error", (e: unknown) => this.crashes.push(`matmul worker ${index}: ${e instanceof Error ? e.message : String(e)}`));
       // A process that never disposes the backend must still exit.
@@ -59,34 +89,41 @@ export class MatmulPool {
   }
 
   /**
-   * Runs kernel (export index `kernel`, `local` being the caller's own instance of it) over rows
-   * [r0, r1), every thread taking chunks of rows until none are left. Returns when all are done.
+   * Runs the jobs (at most MAX_JOBS), every thread taking chunks of their ranges until none are left.
+   * Returns when all are done.
    */
-  run(kernel: number, local: KernelCall, w: number, rows: number, cols: number, aq: number, ad: number, ax: number, nTok: number, y: number, r0: number, r1: number): void {
+  run(jobs: readonly PoolJob[]): void {
     if (this.closed) throw new MatmulWorkerError("the matmul thread pool is closed");
+    if (jobs.length === 0) return;
+    if (jobs.length > MAX_JOBS) throw new RangeError(`a call carries at most ${MAX_JOBS} matmuls, got ${jobs.length}`);
     if (!this.started) this.waitForStart();
     const c = this.ctl;
-    const chunk = chunkRows(r0, r1, this.threads);
-    c[KERNEL] = kernel;
-    c[W] = w;
-    c[ROWS] = rows;
-    c[COLS] = cols;
-    c[AQ] = aq;
-    c[AD] = ad;
-    c[AX] = ax;
-    c[NTOK] = nTok;
-    c[Y] = y;
-    c[R0] = r0;
-    c[R1] = r1;
-    c[CHUNK] = chunk;
+    let chunks = 0;
+    jobs.forEach((job, j) => {
+      if (job.args.length !== 8 && job.args.length !== MAX_ARGS) throw new RangeError(`a pool kernel takes 8 or ${MAX_ARGS} arguments before its range, got ${job.args.length}`);
+      const o = JOB_BASE + j * JOB_INTS;
+      const chunk = chunkRows(job.r0, job.r1, this.threads, job.align);
+      c[o + KERNEL] = job.kernel;
+      c[o + ARGC] = job.args.length;
+      job.args.forEach((v, i) => (c[o + ARGS + i] = v));
+      c[o + R0] = job.r0;
+      c[o + R1] = job.r1;
+      c[o + CHUNK] = chunk;
+      c[o + FIRST] = chunks;
+      chunks += Math.max(0, Math.ceil((job.r1 - job.r0) / chunk));
+    });
+    c[JOBS] = jobs.length;
+    c[CHUNKS] = chunks;
     Atomics.store(c, NEXT, 0);
     Atomics.store(c, PENDING, this.workers.length);
     Atomics.add(c, GEN, 1);
     Atomics.notify(c, GEN);
-    for (let i = Atomics.add(c, NEXT, 1); r0 + i * chunk < r1; i = Atomics.add(c, NEXT, 1)) {
-      local(w, rows, cols, aq, ad, ax, nTok, y, r0 + i * chunk, Math.min(r1, r0 + (i + 1) * chunk));
+    try {
+      takeChunks(c, this.localKernels);
+    } finally {
+      // Even when our own chunk threw: the workers still write into memory the caller may reuse.
+      for (let p = Atomics.load(c, PENDING); p !== 0; p = Atomics.load(c, PENDING)) waitWhileEqual(c, PENDING, p, this.spinMs);
     }
-    for (let p = Atomics.load(c, PENDING); p !== 0; p = Atomics.load(c, PENDING)) Atomics.wait(c, PENDING, p);
     if (Atomics.load(c, FAILED) !== 0) throw new MatmulWorkerError(this.failure());
   }
 

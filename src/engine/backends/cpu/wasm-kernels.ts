@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { GgmlType } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
-import { MatmulPool } from "./matmul-pool.js";
+import { type KernelCall, MAX_JOBS } from "./matmul-control.js";
+import { MatmulPool, type PoolJob } from "./matmul-pool.js";
 import { kernelImports } from "./wasm-imports.js";
 
 const PAGE = 65536;
@@ -26,8 +27,36 @@ const HEAP_BASE = 1 << 20;
  * [r0, r1). aq: the int8 activation quants (nTok × cols); ad: their f32 block scales; aextra:
  * per-block i32 sums (Q8_0, Q8_K's 16 bsums per block) or Q8_1's f32 s values.
  */
-/** assembly/attention.ts flash_attention and attention_f32: (q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim). */
-type AttentionExport = (q: number, k: number, v: number, out: number, scratch: number, start: number, nTok: number, heads: number, kvHeads: number, headDim: number) => void;
+/** assembly/attention.ts flash_attention and attention_f32: (q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim, h0, h1). */
+type AttentionExport = (q: number, k: number, v: number, out: number, scratch: number, start: number, nTok: number, heads: number, kvHeads: number, headDim: number, h0: number, h1: number) => void;
+/** flash_scratch_bytes and f32_scratch_bytes: scratch bytes per head. */
+type ScratchBytesExport = (start: number, nTok: number, headDim: number) => number;
+interface AttentionKernel {
+  readonly run: AttentionExport;
+  readonly scratchPerHead: ScratchBytesExport;
+  /** Its index in the pool's kernels. */
+  readonly index: number;
+}
+
+/**
+ * How many matmul multiply-adds one attention multiply-add is worth when deciding whether to split
+ * it across threads: each one rounds as the TypeScript does (f64, then f32, then f16), several
+ * times the work of an int8 product.
+ */
+const ATTENTION_WORK_FACTOR = 8;
+
+/** One matmul for WasmKernels.matmuls: y[t*rows + r] = W[r] · x[t] for rows [r0, r1) (default all). */
+export interface MatmulRequest {
+  readonly type: GgmlType;
+  /** Offset of the weights in linear memory (from upload). */
+  readonly w: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly act: PreparedActivations;
+  readonly y: Float32Array;
+  readonly r0?: number;
+  readonly r1?: number;
+}
 
 type WasmMatmul = (w: number, rows: number, cols: number, aq: number, ad: number, aextra: number, nTok: number, y: number, r0: number, r1: number) => void;
 
@@ -65,8 +94,9 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q6_K, "matmul_q6_k"],
 ]);
 
-/** Kernels by their index in the control block (see matmul-control.ts). */
-const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values()];
+const ATTENTION_NAMES = { flash: "flash_attention", f32: "attention_f32" } as const;
+/** Kernels by their index in the control block (see matmul-control.ts): the matmuls, then attention. */
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32];
 const KERNEL_INDEX: ReadonlyMap<GgmlType, number> = new Map([...KERNEL_NAMES.keys()].map((t, i) => [t, i]));
 
 /** The built module for the memory kind and instruction set; compiled once per process. */
@@ -165,7 +195,7 @@ export class WasmKernels {
     private readonly minParallelWork: number,
     /** Set for the relaxed build: its Q8_0 kernel takes the activations rewritten by q8_split. */
     private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
-    private readonly attentionKernels: { readonly flash: AttentionExport; readonly f32: AttentionExport },
+    private readonly attentionKernels: { readonly flash: AttentionKernel; readonly f32: AttentionKernel },
   ) {
     this.pool = pool;
   }
@@ -196,11 +226,16 @@ export class WasmKernels {
       const fn = exports[name];
       if (typeof fn === "function") fns.set(type, fn as WasmMatmul);
     }
-    const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX) : undefined;
+    const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX, KERNEL_NAMES_BY_INDEX.map((name) => exports[name] as KernelCall)) : undefined;
     const split = relaxed ? (exports["q8_split"] as (p: number, n: number, sums: number) => void) : undefined;
+    const attention = (name: string, scratch: string): AttentionKernel => ({
+      run: exports[name] as AttentionExport,
+      scratchPerHead: exports[scratch] as ScratchBytesExport,
+      index: KERNEL_NAMES_BY_INDEX.indexOf(name),
+    });
     return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split, {
-      flash: exports["flash_attention"] as AttentionExport,
-      f32: exports["attention_f32"] as AttentionExport,
+      flash: attention(ATTENTION_NAMES.flash, "flash_scratch_bytes"),
+      f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
     });
   }
 
@@ -241,35 +276,79 @@ export class WasmKernels {
 
   /** y[t*rows + r] = W[r] · x[t] for rows [r0, r1), on weights already in linear memory. */
   matmul(type: GgmlType, w: number, rows: number, cols: number, act: PreparedActivations, y: Float32Array, r0 = 0, r1 = rows): void {
-    const fn = this.fns.get(type);
-    if (!fn) throw new RangeError(`no wasm kernel for ggml type ${type}`);
-    const extra = act.format === "q8_1" ? act.s : act.sums;
-    // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
-    const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
-    const qBytes = Math.ceil((split ? 2 : 1) * act.qs.length / 64) * 64;
-    const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
-    const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
-    const yBytes = act.nTok * rows * 4;
-    const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
-    const buf = this.heap.memory.buffer;
-    new Int8Array(buf, base, act.qs.length).set(act.qs);
-    new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
-    if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
-    else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
-    const yPtr = base + qBytes + dBytes + eBytes;
-    const aq = base, ad = base + qBytes, ax = base + qBytes + dBytes;
-    split?.(aq, act.qs.length, ax);
-    if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
-      this.pool.run(KERNEL_INDEX.get(type)!, fn, w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
-    } else {
-      fn(w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
-    }
-    const out = new Float32Array(this.heap.memory.buffer, yPtr, act.nTok * rows);
-    for (let t = 0; t < act.nTok; t++) {
-      const o = t * rows;
-      y.set(out.subarray(o + r0, o + r1), o + r0);
-    }
+    this.matmuls([{ type, w, rows, cols, act, y, r0, r1 }]);
   }
+
+  /**
+   * Several matmuls at once, each exactly as `matmul` would compute it: on threads they share one
+   * hand-off to the workers (up to MAX_JOBS per hand-off), which for the small matrices of a
+   * decode step (k and v) costs more than their rows. Activations shared by several requests are
+   * copied into the kernels' memory once.
+   */
+  matmuls(requests: readonly MatmulRequest[]): void {
+    for (let i = 0; i < requests.length; i += MAX_JOBS) this.matmulGroup(requests.slice(i, i + MAX_JOBS));
+  }
+
+  private matmulGroup(requests: readonly MatmulRequest[]): void {
+    const align = (n: number) => Math.ceil(n / 64) * 64;
+    // Scratch layout: each distinct (activations, split or not) once, then every request's output.
+    interface Staged { readonly act: PreparedActivations; readonly split: boolean; offset: number }
+    const staged: Staged[] = [];
+    const stagedFor = requests.map((r) => {
+      if (!this.fns.has(r.type)) throw new RangeError(`no wasm kernel for ggml type ${r.type}`);
+      // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks (q8_split): its own copy.
+      const split = r.type === GgmlType.Q8_0 && this.q8Split !== undefined;
+      let s = staged.find((x) => x.act === r.act && x.split === split);
+      if (!s) staged.push((s = { act: r.act, split, offset: 0 }));
+      return s;
+    });
+    const parts = (act: PreparedActivations, split: boolean) => {
+      const extra = act.format === "q8_1" ? act.s : act.sums;
+      return { extra, qBytes: align((split ? 2 : 1) * act.qs.length), dBytes: align(act.d.length * 4), eBytes: align(extra.length * 4) };
+    };
+    let bytes = 0;
+    for (const s of staged) {
+      s.offset = bytes;
+      const { qBytes, dBytes, eBytes } = parts(s.act, s.split);
+      bytes += qBytes + dBytes + eBytes;
+    }
+    const yOffsets = requests.map((r) => {
+      const at = bytes;
+      bytes += align(r.act.nTok * r.rows * 4);
+      return at;
+    });
+    const base = this.scratch(bytes);
+    const buf = this.heap.memory.buffer;
+    const pointers = staged.map((s) => {
+      const { extra, qBytes, dBytes } = parts(s.act, s.split);
+      const aq = base + s.offset, ad = aq + qBytes, ax = ad + dBytes;
+      new Int8Array(buf, aq, s.act.qs.length).set(s.act.qs);
+      new Float32Array(buf, ad, s.act.d.length).set(s.act.d);
+      if (extra instanceof Float32Array) new Float32Array(buf, ax, extra.length).set(extra);
+      else new Int32Array(buf, ax, extra.length).set(extra);
+      if (s.split) this.q8Split!(aq, s.act.qs.length, ax);
+      return { aq, ad, ax };
+    });
+    const jobs: PoolJob[] = requests.map((r, i) => {
+      const { aq, ad, ax } = pointers[staged.indexOf(stagedFor[i])];
+      return { kernel: KERNEL_INDEX.get(r.type)!, args: [r.w, r.rows, r.cols, aq, ad, ax, r.act.nTok, base + yOffsets[i]], r0: r.r0 ?? 0, r1: r.r1 ?? r.rows };
+    });
+    const work = requests.reduce((n, r, i) => n + (jobs[i].r1 - jobs[i].r0) * r.cols * r.act.nTok, 0);
+    if (this.pool && work >= this.minParallelWork) this.pool.run(jobs);
+    else {
+      jobs.forEach((j, i) => this.fns.get(requests[i].type)!(...(j.args as [number, number, number, number, number, number, number, number]), j.r0, j.r1));
+    }
+    requests.forEach((r, i) => {
+      const { rows, act } = r;
+      const { r0, r1 } = jobs[i];
+      const out = new Float32Array(this.heap.memory.buffer, base + yOffsets[i], act.nTok * rows);
+      for (let t = 0; t < act.nTok; t++) {
+        const o = t * rows;
+        r.y.set(out.subarray(o + r0, o + r1), o + r0);
+      }
+    });
+  }
+
   /**
    * Causal attention over a KV cache held in JS arrays, on the wasm kernels: "flash" is
    * ops.flashAttention (llama.cpp's flash attention below 64 query rows, f16 value sums), "f32" is
@@ -279,19 +358,26 @@ export class WasmKernels {
    * copied into scratch memory for the call. headDim must be a multiple of 4.
    */
   attention(kind: "flash" | "f32", q: Float32Array, k: Float32Array, v: Float32Array, start: number, nTok: number, heads: number, kvHeads: number, headDim: number, out: Float32Array): void {
+    const kernel = this.attentionKernels[kind];
     const kvDim = kvHeads * headDim;
     const visible = start + nTok;
     const qLen = nTok * heads * headDim;
     const kvLen = visible * kvDim;
     const align = (n: number) => Math.ceil(n / 16) * 16;
-    const qBytes = align(qLen * 4), kvBytes = align(kvLen * 4), sBytes = align((2 * headDim + visible) * 4);
+    const qBytes = align(qLen * 4), kvBytes = align(kvLen * 4), sBytes = heads * kernel.scratchPerHead(start, nTok, headDim);
     const base = this.scratch(2 * qBytes + 2 * kvBytes + sBytes);
     const buf = this.heap.memory.buffer;
     const qPtr = base, kPtr = qPtr + qBytes, vPtr = kPtr + kvBytes, oPtr = vPtr + kvBytes, sPtr = oPtr + qBytes;
     new Float32Array(buf, qPtr, qLen).set(q.subarray(0, qLen));
     new Float32Array(buf, kPtr, kvLen).set(k.subarray(0, kvLen));
     new Float32Array(buf, vPtr, kvLen).set(v.subarray(0, kvLen));
-    this.attentionKernels[kind](qPtr, kPtr, vPtr, oPtr, sPtr, start, nTok, heads, kvHeads, headDim);
+    const args = [qPtr, kPtr, vPtr, oPtr, sPtr, start, nTok, heads, kvHeads, headDim] as const;
+    // Heads split across the threads; each head is computed the same way on whichever thread takes it.
+    if (this.pool && nTok * heads * visible * headDim * ATTENTION_WORK_FACTOR >= this.minParallelWork) {
+      this.pool.run([{ kernel: kernel.index, args, r0: 0, r1: heads, align: 1 }]);
+    } else {
+      kernel.run(...args, 0, heads);
+    }
     out.set(new Float32Array(this.heap.memory.buffer, oPtr, qLen));
   }
 }

@@ -115,23 +115,35 @@ function roundF16Rare(x: v128, abs: v128, fast: v128): v128 {
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
+/** Bytes of scratch flash_attention uses per head (see there), a multiple of 16. */
+export function flash_scratch_bytes(start: i32, nTok: i32, headDim: i32): i32 {
+  return (((2 * headDim + start + nTok) << 2) + 15) & ~15;
+}
+
+/** Bytes of scratch attention_f32 uses per head (its scores), a multiple of 16. */
+export function f32_scratch_bytes(start: i32, nTok: i32, headDim: i32): i32 {
+  return (((start + nTok) << 2) + 15) & ~15;
+}
+
 /**
- * q: nTok × heads × headDim f32 queries; k, v: `visibleMax` × kvDim f32 cache rows (values already
- * rounded to f16, as storeKv writes them); out: like q. Row t sees cache rows [0, start + t + 1).
- * scratch: headDim f32 (the rounded query) + headDim f32 (the accumulator) + (start + nTok) f32
- * (scores). headDim must be a multiple of 4.
+ * Heads [h0, h1) of the attention: q: nTok × heads × headDim f32 queries; k, v: `visibleMax` × kvDim
+ * f32 cache rows (values already rounded to f16, as storeKv writes them); out: like q. Row t sees
+ * cache rows [0, start + t + 1). Head h works in scratch + h * flash_scratch_bytes(...): headDim f32
+ * (the rounded query) + headDim f32 (the accumulator) + (start + nTok) f32 (scores), so threads
+ * given disjoint head ranges never share it. headDim must be a multiple of 4.
  */
-export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32): void {
+export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const hd = <usize>headDim;
-  const qh = scratch;
-  const acc = scratch + (hd << 2);
-  const scores = acc + (hd << 2);
+  const per = <usize>flash_scratch_bytes(start, nTok, headDim);
   for (let t = 0; t < nTok; t++) {
     const visible = start + t + 1;
-    for (let h = 0; h < heads; h++) {
+    for (let h = h0; h < h1; h++) {
+      const qh = scratch + <usize>h * per;
+      const acc = qh + (hd << 2);
+      const scores = acc + (hd << 2);
       const qBase = <usize>((t * heads + h) * headDim) << 2;
       const kvOff = <usize>((h / group) * headDim) << 2;
       for (let d: usize = 0; d < hd; d += 4) v128.store(qh + (d << 2), roundF16x4(v128.load(q + qBase + (d << 2))));
@@ -179,17 +191,19 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
  * Causal softmax attention kept in f32, as ops.ts's attention without f16Softmax (ggml's tiled flash
  * attention for 64 or more query rows computes the same): scores f32(f32(dot) * scale), weights
  * f32(e^(s - max)) summed in f64 in position order, each divided by the sum and rounded to f32, and
- * the output accumulated in f32 position by position. Arguments as flash_attention's.
+ * the output accumulated in f32 position by position. Arguments as flash_attention's; head h's
+ * scratch (its scores) is at scratch + h * f32_scratch_bytes(...).
  */
-export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32): void {
+export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const hd = <usize>headDim;
-  const scores = scratch;
+  const per = <usize>f32_scratch_bytes(start, nTok, headDim);
   for (let t = 0; t < nTok; t++) {
     const visible = start + t + 1;
-    for (let h = 0; h < heads; h++) {
+    for (let h = h0; h < h1; h++) {
+      const scores = scratch + <usize>h * per;
       const qBase = <usize>((t * heads + h) * headDim) << 2;
       const kvOff = <usize>((h / group) * headDim) << 2;
       const qh = q + qBase;

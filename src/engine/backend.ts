@@ -65,11 +65,6 @@ export interface Backend {
   embed(table: Weight, ids: readonly number[], out: Activation): void;
   /** out[t, r] = W[r] · x[t] for nTok rows of x; W is rows × cols in its own quantised type. */
   matmul(w: Weight, x: Activation, nTok: number, out: Activation): void;
-  /**
-   * outs[i] = ws[i] · x for each i, exactly as matmul computes each. Optional: backends that run
-   * several matmuls of one input together (one hand-off to their threads) implement it.
-   */
-  matmuls?(ws: readonly Weight[], x: Activation, nTok: number, outs: readonly Activation[]): void;
   /** x[t] += bias for nTok rows. */
   addBias(x: Activation, bias: Weight, nTok: number): void;
   /** out[i] = x[i] / rms(x[i]) * weight, over `rows` rows of `width`. */

@@ -227,7 +227,9 @@ export class Transformer {
     this.weights.layers.forEach((lw, l) => {
       // Attention sub-layer.
       b.rmsnorm(s.x, lw.attnNorm, nTok, dim, rmsEps, s.xb);
-      multiply(b, [lw.wq, lw.wk, lw.wv], s.xb, nTok, [s.q, s.k, s.v]);
+      b.matmul(lw.wq, s.xb, nTok, s.q);
+      b.matmul(lw.wk, s.xb, nTok, s.k);
+      b.matmul(lw.wv, s.xb, nTok, s.v);
       if (lw.bq && lw.bk && lw.bv) {
         b.addBias(s.q, lw.bq, nTok);
         b.addBias(s.k, lw.bk, nTok);
@@ -245,16 +247,11 @@ export class Transformer {
 
       // Feed-forward sub-layer (SwiGLU).
       b.rmsnorm(s.x, lw.ffnNorm, nTok, dim, rmsEps, s.xb);
-      multiply(b, [lw.gate, lw.up], s.xb, nTok, [s.gate, s.up]);
+      b.matmul(lw.gate, s.xb, nTok, s.gate);
+      b.matmul(lw.up, s.xb, nTok, s.up);
       b.siluMul(s.gate, s.up, nTok * ffn);
       b.matmul(lw.down, s.gate, nTok, s.proj);
       b.add(s.x, s.proj, nTok * dim);
     });
   }
-}
-
-/** outs[i] = ws[i] · x: together where the backend can (one hand-off to its threads), else one by one. */
-function multiply(b: Backend, ws: readonly Weight[], x: Activation, nTok: number, outs: readonly Activation[]): void {
-  if (b.matmuls) b.matmuls(ws, x, nTok, outs);
-  else ws.forEach((w, i) => b.matmul(w, x, nTok, outs[i]));
 }

@@ -172,20 +172,6 @@ export class CpuBackend implements Backend {
     }
   }
 
-  matmuls(weights: readonly Weight[], x: Activation, nTok: number, outputs: readonly Activation[]): void {
-    if (weights.length !== outputs.length) throw new RangeError(`${weights.length} weights but ${outputs.length} outputs`);
-    const kernels = w(weights[0]).wasm?.kernels;
-    // Together only when every weight lives in the same kernels' memory; otherwise one by one.
-    if (!kernels || weights.some((weight) => w(weight).wasm?.kernels !== kernels)) {
-      weights.forEach((weight, i) => this.matmul(weight, x, nTok, outputs[i]));
-      return;
-    }
-    kernels.matmuls(weights.map((weight, i) => {
-      const t = w(weight);
-      return { type: t.info.type, w: t.wasm!.ptr, rows: t.rows, cols: t.rowLength, act: this.prepared(t.info.type, x as CpuActivation, nTok, t.rowLength), y: out(outputs[i]) };
-    }));
-  }
-
   /** x quantised for weightType's wasm kernel, reusing the last conversion while x is unchanged. */
   private prepared(weightType: GgmlType, x: CpuActivation, nTok: number, cols: number): PreparedActivations {
     const last = this.lastPrepared;

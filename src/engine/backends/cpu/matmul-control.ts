@@ -1,12 +1,11 @@
 // The control block shared by the matmul thread pool's caller and its workers: one Int32Array over
-// a SharedArrayBuffer. A call carries up to MAX_JOBS jobs, each a kernel over a range it can split:
-// a matmul's output rows or attention's heads (q, k and v of a layer go as one call, so the workers
-// are woken once for the three). The caller writes the jobs with plain stores, then
-// bumps GEN with a sequentially consistent Atomics.add, which publishes them; every thread, the
-// caller included, then takes chunks by incrementing NEXT until none are left (`takeChunks`), and
-// each worker decrements PENDING when it finds none, the last one waking the caller. Pointers are
-// wasm32 byte offsets stored as int32 bits: passed straight back into the kernels, whose i32
-// parameters take the same bits.
+// a SharedArrayBuffer. A call is one kernel over a range it can split: a matmul's output rows or
+// attention's heads. The caller writes the call with plain stores, then bumps GEN with a
+// sequentially consistent Atomics.add, which publishes it; every thread, the caller included, then
+// takes chunks of the range by incrementing NEXT until none are left (`takeChunks`), and each worker
+// decrements PENDING when it finds none, the last one waking the caller. Pointers are wasm32 byte
+// offsets stored as int32 bits: passed straight back into the kernels, whose i32 parameters take
+// the same bits.
 
 /** Incremented once per call; workers wait for it to move. */
 export const GEN = 0;
@@ -18,53 +17,37 @@ export const QUIT = 2;
 export const READY = 3;
 /** Set by a worker whose kernel threw or whose instance could not be made. */
 export const FAILED = 4;
-/** The next chunk to take (Atomics.add by whoever takes one), counted over all the call's jobs. */
+/** The next chunk to take (Atomics.add by whoever takes one). */
 export const NEXT = 5;
-/** Jobs in the current call. */
-export const JOBS = 6;
-/** Chunks in the current call, all jobs together. */
-export const CHUNKS = 7;
-
-/** Per job, at JOB_BASE + job * JOB_INTS + field: the kernel index (into the names handed to workers). */
-export const KERNEL = 0;
-/** How many of the job's ARGS the kernel takes before its range [r0, r1): 8 for a matmul, 10 for attention. */
-export const ARGC = 1;
+/** The kernel index (into the names handed to workers). */
+export const KERNEL = 6;
+/** How many of ARGS the kernel takes before its range [r0, r1): 8 for a matmul, 10 for attention. */
+export const ARGC = 7;
 /** The kernel's leading arguments (pointers, sizes), MAX_ARGS slots. */
-export const ARGS = 2;
+export const ARGS = 8;
 export const MAX_ARGS = 10;
-/** The job's range [R0, R1) (output rows, or heads), taken CHUNK at a time: its chunk i is [R0 + i * CHUNK, min(R1, R0 + (i + 1) * CHUNK)). */
+/** The call's range [R0, R1) (output rows, or heads), taken CHUNK at a time: chunk i is [R0 + i * CHUNK, min(R1, R0 + (i + 1) * CHUNK)). */
 export const R0 = ARGS + MAX_ARGS;
 export const R1 = R0 + 1;
 export const CHUNK = R0 + 2;
-/** The call-wide index of the job's first chunk. */
-export const FIRST = R0 + 3;
-export const JOB_INTS = R0 + 4;
-export const JOB_BASE = 8;
-/** Jobs one call can carry. */
-export const MAX_JOBS = 4;
 
-export const CONTROL_INTS = JOB_BASE + MAX_JOBS * JOB_INTS;
+export const CONTROL_INTS = CHUNK + 1;
 
 /** A kernel the pool runs: its leading arguments, then the range [r0, r1) it computes. */
 export type KernelCall = (...args: number[]) => void;
 
 /**
- * Takes chunks of the current call until none are left, running each with kernels[job's KERNEL].
- * The caller and every worker run this same loop, so which thread computes a chunk never changes
- * how it is computed.
+ * Takes chunks of the current call until none are left, running each with kernels[KERNEL]. The
+ * caller and every worker run this same loop, so which thread computes a chunk never changes how
+ * it is computed.
  */
 export function takeChunks(ctl: Int32Array, kernels: readonly KernelCall[]): void {
-  const jobs = ctl[JOBS], chunks = ctl[CHUNKS];
-  for (let c = Atomics.add(ctl, NEXT, 1); c < chunks; c = Atomics.add(ctl, NEXT, 1)) {
-    let j = jobs - 1;
-    while (ctl[JOB_BASE + j * JOB_INTS + FIRST] > c) j--;
-    const o = JOB_BASE + j * JOB_INTS;
-    const kernel = kernels[ctl[o + KERNEL]];
-    if (!kernel) throw new Error(`no kernel ${ctl[o + KERNEL]}`);
-    const r0 = ctl[o + R0] + (c - ctl[o + FIRST]) * ctl[o + CHUNK];
-    const r1 = Math.min(ctl[o + R1], r0 + ctl[o + CHUNK]);
-    const a = o + ARGS;
-    if (ctl[o + ARGC] === 8) kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], r0, r1);
+  const kernel = kernels[ctl[KERNEL]];
+  if (!kernel) throw new Error(`no kernel ${ctl[KERNEL]}`);
+  const start = ctl[R0], end = ctl[R1], chunk = ctl[CHUNK], a = ARGS;
+  for (let c = Atomics.add(ctl, NEXT, 1); start + c * chunk < end; c = Atomics.add(ctl, NEXT, 1)) {
+    const r0 = start + c * chunk, r1 = Math.min(end, r0 + chunk);
+    if (ctl[ARGC] === 8) kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], r0, r1);
     else kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], r0, r1);
   }
 }

@@ -1,13 +1,12 @@
-// Worker threads that share a call's matmul rows with the calling thread. The workers stay alive
-// between calls, polling briefly and then blocked in Atomics.wait on a control block
-// (matmul-control.ts); a call costs one store per argument, one notify, and one wait for the last
-// worker. A call carries up to MAX_JOBS matmuls, so the matmuls that share an input (q, k, v; gate,
-// up) cost one hand-off. Rows go in chunks that every thread takes from a shared counter, so a core
-// slowed by other work (common on shared and virtual machines) does less of the call instead of
-// holding up the rest. Results are identical to one thread: every kernel computes each output row on
-// its own, the same way whichever chunk it falls in.
+// Worker threads that share a kernel call (a matmul's rows, attention's heads) with the calling
+// thread. The workers stay alive between calls, polling briefly and then blocked in Atomics.wait on
+// a control block (matmul-control.ts); a call costs one store per argument, one notify, and one wait
+// for the last worker. The range goes in chunks that every thread takes from a shared counter, so a
+// core slowed by other work (common on shared and virtual machines) does less of the call instead of
+// holding up the rest. Results are identical to one thread: every kernel computes each output row
+// (or head) on its own, the same way whichever chunk it falls in.
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
-import { ARGC, ARGS, CHUNK, CHUNKS, CONTROL_INTS, FAILED, FIRST, GEN, JOB_BASE, JOB_INTS, JOBS, KERNEL, type KernelCall, MAX_ARGS, MAX_JOBS, type MatmulWorkerData, NEXT, PENDING, QUIT, R0, R1, READY, takeChunks, waitWhileEqual } from "./matmul-control.js";
+import { ARGC, ARGS, CHUNK, CONTROL_INTS, FAILED, GEN, KERNEL, type KernelCall, MAX_ARGS, type MatmulWorkerData, NEXT, PENDING, QUIT, R0, R1, READY, takeChunks, waitWhileEqual } from "./matmul-control.js";
 
 export type { KernelCall } from "./matmul-control.js";
 
@@ -40,9 +39,9 @@ export function chunkRows(r0: number, r1: number, threads: number, align = ROW_A
 }
 
 /**
- * One job of a call: kernel (index into the pool's kernels) called as kernel(...args, r0, r1) on
- * chunks of [r0, r1). args: 8 for a matmul (w, rows, cols, aq, ad, ax, nTok, y: pointers into the
- * shared memory, and sizes), 10 for attention.
+ * A call: kernel (index into the pool's kernels) called as kernel(...args, r0, r1) on chunks of
+ * [r0, r1). args: 8 for a matmul (w, rows, cols, aq, ad, ax, nTok, y: pointers into the shared
+ * memory, and sizes), 10 for attention.
  */
 export interface PoolJob {
   readonly kernel: number;
@@ -88,32 +87,18 @@ export class MatmulPool {
     });
   }
 
-  /**
-   * Runs the jobs (at most MAX_JOBS), every thread taking chunks of their ranges until none are left.
-   * Returns when all are done.
-   */
-  run(jobs: readonly PoolJob[]): void {
+  /** Runs the call, every thread taking chunks of its range until none are left. Returns when all are done. */
+  run(job: PoolJob): void {
     if (this.closed) throw new MatmulWorkerError("the matmul thread pool is closed");
-    if (jobs.length === 0) return;
-    if (jobs.length > MAX_JOBS) throw new RangeError(`a call carries at most ${MAX_JOBS} matmuls, got ${jobs.length}`);
+    if (job.args.length !== 8 && job.args.length !== MAX_ARGS) throw new RangeError(`a pool kernel takes 8 or ${MAX_ARGS} arguments before its range, got ${job.args.length}`);
     if (!this.started) this.waitForStart();
     const c = this.ctl;
-    let chunks = 0;
-    jobs.forEach((job, j) => {
-      if (job.args.length !== 8 && job.args.length !== MAX_ARGS) throw new RangeError(`a pool kernel takes 8 or ${MAX_ARGS} arguments before its range, got ${job.args.length}`);
-      const o = JOB_BASE + j * JOB_INTS;
-      const chunk = chunkRows(job.r0, job.r1, this.threads, job.align);
-      c[o + KERNEL] = job.kernel;
-      c[o + ARGC] = job.args.length;
-      job.args.forEach((v, i) => (c[o + ARGS + i] = v));
-      c[o + R0] = job.r0;
-      c[o + R1] = job.r1;
-      c[o + CHUNK] = chunk;
-      c[o + FIRST] = chunks;
-      chunks += Math.max(0, Math.ceil((job.r1 - job.r0) / chunk));
-    });
-    c[JOBS] = jobs.length;
-    c[CHUNKS] = chunks;
+    c[KERNEL] = job.kernel;
+    c[ARGC] = job.args.length;
+    job.args.forEach((v, i) => (c[ARGS + i] = v));
+    c[R0] = job.r0;
+    c[R1] = job.r1;
+    c[CHUNK] = chunkRows(job.r0, job.r1, this.threads, job.align);
     Atomics.store(c, NEXT, 0);
     Atomics.store(c, PENDING, this.workers.length);
     Atomics.add(c, GEN, 1);

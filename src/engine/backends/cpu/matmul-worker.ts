@@ -1,6 +1,6 @@
 // A matmul thread: instantiates the shared-memory kernel module on the caller's memory (weights are
 // not copied), then loops forever: wait for the next call in the control block, multiply chunks of
-// its jobs until none are left, report done. Synchronous on purpose: the thread polls briefly and
+// its range until none are left, report done. Synchronous on purpose: the thread polls briefly and
 // then blocks in Atomics.wait between calls, with nothing on an event loop.
 import { workerData } from "node:worker_threads";
 import { kernelImports } from "./wasm-imports.js";

@@ -69,41 +69,6 @@ test("wasm matmuls at 2 and 3 threads equal 1 thread bit for bit", async () => {
   }
 });
 
-test("several matmuls in one call equal the same matmuls one by one, on 1, 2 and 3 threads", async () => {
-  const pools = [1, 2, 3].map((threads) => WasmKernels.load({ threads, minParallelWork: 0 }));
-  try {
-    const rand = seededRandom(9);
-    const cols = 512, nTok = 3;
-    // Mixed formats (Q8_0 and Q4_0 share q8_0 activations but the relaxed Q8_0 kernel reads them
-    // rewritten), shared and separate activations, row sub-ranges, and more matmuls than one hand-off carries.
-    const specs = [
-      { type: GgmlType.Q8_0, rows: 40 }, { type: GgmlType.Q4_0, rows: 24 }, { type: GgmlType.Q4_K, rows: 17 },
-      { type: GgmlType.Q6_K, rows: 9, r0: 2, r1: 7 }, { type: GgmlType.Q8_0, rows: 33 }, { type: GgmlType.Q5_1, rows: 8 },
-    ];
-    const weights = specs.map((s) => quantizeRow(s.type, randomNormals(rand, s.rows * cols, 0.1)));
-    const x = randomNormals(rand, nTok * cols);
-    const acts = new Map([GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q5_1].map((t) => [t, prepareActivations(t, x, nTok, cols)]));
-    const actFor = (t: GgmlType) => acts.get(t === GgmlType.Q4_0 ? GgmlType.Q8_0 : t === GgmlType.Q6_K ? GgmlType.Q4_K : t)!;
-    const single = pools[0];
-    const singlePtrs = weights.map((w) => single.upload(w));
-    const want = specs.map((s, i) => {
-      const y = new Float32Array(nTok * s.rows).fill(-1);
-      single.matmul(s.type, singlePtrs[i], s.rows, cols, actFor(s.type), y, s.r0, s.r1);
-      return y;
-    });
-    for (const k of pools) {
-      const ptrs = weights.map((w) => k.upload(w));
-      const got = specs.map((s) => new Float32Array(nTok * s.rows).fill(-1));
-      k.matmuls(specs.map((s, i) => ({ type: s.type, w: ptrs[i], rows: s.rows, cols, act: actFor(s.type), y: got[i], r0: s.r0, r1: s.r1 })));
-      specs.forEach((s, i) => assert.deepEqual(got[i], want[i], `${k.threads} threads, matmul ${i} (${typeName(s.type)})`));
-    }
-    assert.ok(want[0].every((v) => v !== -1));
-    assert.ok(want[3].slice(0, 2).every((v) => v === -1) && want[3].slice(2, 7).every((v) => v !== -1), "rows outside [r0, r1) are left alone");
-  } finally {
-    await Promise.all(pools.map((k) => k.dispose()));
-  }
-});
-
 test("after dispose, matmuls run on the calling thread with the same results", async () => {
   const k = WasmKernels.load({ threads: 2, minParallelWork: 0 });
   const rand = seededRandom(5);

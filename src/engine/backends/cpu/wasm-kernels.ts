@@ -9,8 +9,8 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { GgmlType } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
-import { type KernelCall, MAX_JOBS } from "./matmul-control.js";
-import { MatmulPool, type PoolJob } from "./matmul-pool.js";
+import type { KernelCall } from "./matmul-control.js";
+import { MatmulPool } from "./matmul-pool.js";
 import { kernelImports } from "./wasm-imports.js";
 
 const PAGE = 65536;
@@ -44,19 +44,6 @@ interface AttentionKernel {
  * times the work of an int8 product.
  */
 const ATTENTION_WORK_FACTOR = 8;
-
-/** One matmul for WasmKernels.matmuls: y[t*rows + r] = W[r] · x[t] for rows [r0, r1) (default all). */
-export interface MatmulRequest {
-  readonly type: GgmlType;
-  /** Offset of the weights in linear memory (from upload). */
-  readonly w: number;
-  readonly rows: number;
-  readonly cols: number;
-  readonly act: PreparedActivations;
-  readonly y: Float32Array;
-  readonly r0?: number;
-  readonly r1?: number;
-}
 
 type WasmMatmul = (w: number, rows: number, cols: number, aq: number, ad: number, aextra: number, nTok: number, y: number, r0: number, r1: number) => void;
 
@@ -276,77 +263,34 @@ export class WasmKernels {
 
   /** y[t*rows + r] = W[r] · x[t] for rows [r0, r1), on weights already in linear memory. */
   matmul(type: GgmlType, w: number, rows: number, cols: number, act: PreparedActivations, y: Float32Array, r0 = 0, r1 = rows): void {
-    this.matmuls([{ type, w, rows, cols, act, y, r0, r1 }]);
-  }
-
-  /**
-   * Several matmuls at once, each exactly as `matmul` would compute it: on threads they share one
-   * hand-off to the workers (up to MAX_JOBS per hand-off), which for the small matrices of a
-   * decode step (k and v) costs more than their rows. Activations shared by several requests are
-   * copied into the kernels' memory once.
-   */
-  matmuls(requests: readonly MatmulRequest[]): void {
-    for (let i = 0; i < requests.length; i += MAX_JOBS) this.matmulGroup(requests.slice(i, i + MAX_JOBS));
-  }
-
-  private matmulGroup(requests: readonly MatmulRequest[]): void {
-    const align = (n: number) => Math.ceil(n / 64) * 64;
-    // Scratch layout: each distinct (activations, split or not) once, then every request's output.
-    interface Staged { readonly act: PreparedActivations; readonly split: boolean; offset: number }
-    const staged: Staged[] = [];
-    const stagedFor = requests.map((r) => {
-      if (!this.fns.has(r.type)) throw new RangeError(`no wasm kernel for ggml type ${r.type}`);
-      // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks (q8_split): its own copy.
-      const split = r.type === GgmlType.Q8_0 && this.q8Split !== undefined;
-      let s = staged.find((x) => x.act === r.act && x.split === split);
-      if (!s) staged.push((s = { act: r.act, split, offset: 0 }));
-      return s;
-    });
-    const parts = (act: PreparedActivations, split: boolean) => {
-      const extra = act.format === "q8_1" ? act.s : act.sums;
-      return { extra, qBytes: align((split ? 2 : 1) * act.qs.length), dBytes: align(act.d.length * 4), eBytes: align(extra.length * 4) };
-    };
-    let bytes = 0;
-    for (const s of staged) {
-      s.offset = bytes;
-      const { qBytes, dBytes, eBytes } = parts(s.act, s.split);
-      bytes += qBytes + dBytes + eBytes;
-    }
-    const yOffsets = requests.map((r) => {
-      const at = bytes;
-      bytes += align(r.act.nTok * r.rows * 4);
-      return at;
-    });
-    const base = this.scratch(bytes);
+    const fn = this.fns.get(type);
+    if (!fn) throw new RangeError(`no wasm kernel for ggml type ${type}`);
+    const extra = act.format === "q8_1" ? act.s : act.sums;
+    // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
+    const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
+    const qBytes = Math.ceil((split ? 2 : 1) * act.qs.length / 64) * 64;
+    const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
+    const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
+    const yBytes = act.nTok * rows * 4;
+    const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
     const buf = this.heap.memory.buffer;
-    const pointers = staged.map((s) => {
-      const { extra, qBytes, dBytes } = parts(s.act, s.split);
-      const aq = base + s.offset, ad = aq + qBytes, ax = ad + dBytes;
-      new Int8Array(buf, aq, s.act.qs.length).set(s.act.qs);
-      new Float32Array(buf, ad, s.act.d.length).set(s.act.d);
-      if (extra instanceof Float32Array) new Float32Array(buf, ax, extra.length).set(extra);
-      else new Int32Array(buf, ax, extra.length).set(extra);
-      if (s.split) this.q8Split!(aq, s.act.qs.length, ax);
-      return { aq, ad, ax };
-    });
-    const jobs: PoolJob[] = requests.map((r, i) => {
-      const { aq, ad, ax } = pointers[staged.indexOf(stagedFor[i])];
-      return { kernel: KERNEL_INDEX.get(r.type)!, args: [r.w, r.rows, r.cols, aq, ad, ax, r.act.nTok, base + yOffsets[i]], r0: r.r0 ?? 0, r1: r.r1 ?? r.rows };
-    });
-    const work = requests.reduce((n, r, i) => n + (jobs[i].r1 - jobs[i].r0) * r.cols * r.act.nTok, 0);
-    if (this.pool && work >= this.minParallelWork) this.pool.run(jobs);
-    else {
-      jobs.forEach((j, i) => this.fns.get(requests[i].type)!(...(j.args as [number, number, number, number, number, number, number, number]), j.r0, j.r1));
+    new Int8Array(buf, base, act.qs.length).set(act.qs);
+    new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
+    if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+    else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+    const yPtr = base + qBytes + dBytes + eBytes;
+    const aq = base, ad = base + qBytes, ax = base + qBytes + dBytes;
+    split?.(aq, act.qs.length, ax);
+    if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
+      this.pool.run({ kernel: KERNEL_INDEX.get(type)!, args: [w, rows, cols, aq, ad, ax, act.nTok, yPtr], r0, r1 });
+    } else {
+      fn(w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
     }
-    requests.forEach((r, i) => {
-      const { rows, act } = r;
-      const { r0, r1 } = jobs[i];
-      const out = new Float32Array(this.heap.memory.buffer, base + yOffsets[i], act.nTok * rows);
-      for (let t = 0; t < act.nTok; t++) {
-        const o = t * rows;
-        r.y.set(out.subarray(o + r0, o + r1), o + r0);
-      }
-    });
+    const out = new Float32Array(this.heap.memory.buffer, yPtr, act.nTok * rows);
+    for (let t = 0; t < act.nTok; t++) {
+      const o = t * rows;
+      y.set(out.subarray(o + r0, o + r1), o + r0);
+    }
   }
 
   /**
@@ -355,7 +299,8 @@ export class WasmKernels {
    * ops.attention without f16Softmax (its tiled all-f32 form from 64 rows up). Each rounds as the
    * TypeScript does; the query-key dot sums in two f64 lanes, and e^x comes from the kernel's own
    * polynomial (within an ulp of Math.exp before the rounding to f32). The visible cache rows are
-   * copied into scratch memory for the call. headDim must be a multiple of 4.
+   * copied into scratch memory for the call. With threads, the heads are split across them (each
+   * head computed the same way wherever it runs). headDim must be a multiple of 4.
    */
   attention(kind: "flash" | "f32", q: Float32Array, k: Float32Array, v: Float32Array, start: number, nTok: number, heads: number, kvHeads: number, headDim: number, out: Float32Array): void {
     const kernel = this.attentionKernels[kind];
@@ -372,9 +317,8 @@ export class WasmKernels {
     new Float32Array(buf, kPtr, kvLen).set(k.subarray(0, kvLen));
     new Float32Array(buf, vPtr, kvLen).set(v.subarray(0, kvLen));
     const args = [qPtr, kPtr, vPtr, oPtr, sPtr, start, nTok, heads, kvHeads, headDim] as const;
-    // Heads split across the threads; each head is computed the same way on whichever thread takes it.
     if (this.pool && nTok * heads * visible * headDim * ATTENTION_WORK_FACTOR >= this.minParallelWork) {
-      this.pool.run([{ kernel: kernel.index, args, r0: 0, r1: heads, align: 1 }]);
+      this.pool.run({ kernel: kernel.index, args, r0: 0, r1: heads, align: 1 });
     } else {
       kernel.run(...args, 0, heads);
     }

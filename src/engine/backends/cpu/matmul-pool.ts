@@ -26,6 +26,20 @@ export const DEFAULT_SPIN_MS = 0.5;
 /** The process's node flags minus --input-type, which makes a worker refuse its own file entry point. */
 const WORKER_EXEC_ARGV = process.execArgv.filter((a) => !a.startsWith("--input-type"));
 
+/**
+ * A worker with the process's node flags where a worker accepts them all; without them where it
+ * refuses some (per-process flags such as --trace-gc), rather than failing the backend.
+ */
+function startWorker(data: MatmulWorkerData, transfer: MessagePort): Worker {
+  const url = new URL("./matmul-worker.js", import.meta.url);
+  try {
+    return new Worker(url, { workerData: data, transferList: [transfer], execArgv: WORKER_EXEC_ARGV });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw e;
+    return new Worker(url, { workerData: data, transferList: [transfer], execArgv: [] });
+  }
+}
+
 export class MatmulWorkerError extends Error {
   override readonly name = "MatmulWorkerError";
 }
@@ -79,7 +93,7 @@ export class MatmulPool {
       channel.port1.unref();
       this.errors.push(channel.port1);
       const data: MatmulWorkerData = { module, memory, control: this.ctl.buffer as SharedArrayBuffer, index, kernels: kernelNames, errors: channel.port2, spinMs };
-      const worker = new Worker(new URL("./matmul-worker.js", import.meta.url), { workerData: data, transferList: [channel.port2], execArgv: WORKER_EXEC_ARGV });
+      const worker = startWorker(data, channel.port2);
       worker.on("error", (e: unknown) => this.crashes.push(`matmul worker ${index}: ${e instanceof Error ? e.message : String(e)}`));
       // A process that never disposes the backend must still exit.
       worker.unref();

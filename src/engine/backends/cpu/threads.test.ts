@@ -128,7 +128,7 @@ for (const type of [GgmlType.Q8_0, GgmlType.Q4_K]) {
   });
 }
 
-test("a process that never disposes a threaded backend still exits", () => {
+test("a process that never disposes a threaded backend still exits, with or without flags workers refuse", () => {
   const module = fileURLToPath(new URL("./wasm-kernels.js", import.meta.url));
   const types = fileURLToPath(new URL("../../../gguf/types.js", import.meta.url));
   const prep = fileURLToPath(new URL("./kernels/prepared-activations.js", import.meta.url));
@@ -146,4 +146,8 @@ test("a process that never disposes a threaded backend still exits", () => {
   assert.equal(result.signal, null, `the process was killed after 30 s: workers kept it alive (${result.stderr})`);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /matmul done 0/);
+  // A node flag that workers refuse (--trace-gc is per process) must not break the threads.
+  const traced = spawnSync(process.execPath, ["--trace-gc", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(traced.status, 0, traced.stderr);
+  assert.match(traced.stdout, /matmul done 0/);
 });

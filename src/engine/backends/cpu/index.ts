@@ -217,7 +217,8 @@ export class CpuBackend implements Backend {
   }
 
   siluMul(gate: Activation, up: Activation, n: number): void {
-    ops.siluMul(out(gate), a(up), n);
+    if (this.wasm) this.wasm.siluMul(out(gate), a(up), n);
+    else ops.siluMul(out(gate), a(up), n);
   }
 
   add(dst: Activation, src: Activation, n: number): void {

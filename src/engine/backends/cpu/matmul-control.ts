@@ -1,6 +1,6 @@
 // The control block shared by the matmul thread pool's caller and its workers: one Int32Array over
-// a SharedArrayBuffer. A call is one kernel over a range it can split: a matmul's output rows or
-// attention's heads. The caller writes the call with plain stores, then bumps GEN with a
+// a SharedArrayBuffer. A call is one kernel over a range it can split: a matmul's output rows,
+// attention's heads, or the elements of an activation. The caller writes the call with plain stores, then bumps GEN with a
 // sequentially consistent Atomics.add, which publishes it; every thread, the caller included, then
 // takes chunks of the range by incrementing NEXT until none are left (`takeChunks`), and each worker
 // decrements PENDING when it finds none, the last one waking the caller. Pointers are wasm32 byte
@@ -21,11 +21,13 @@ export const FAILED = 4;
 export const NEXT = 5;
 /** The kernel index (into the names handed to workers). */
 export const KERNEL = 6;
-/** How many of ARGS the kernel takes before its range [r0, r1): 8 for a matmul, 10 for attention. */
+/** How many of ARGS the kernel takes before its range [r0, r1): one of KERNEL_ARITIES. */
 export const ARGC = 7;
 /** The kernel's leading arguments (pointers, sizes), MAX_ARGS slots. */
 export const ARGS = 8;
 export const MAX_ARGS = 10;
+/** Leading arguments a pool kernel may take: 2 (silu_mul), 8 (a matmul), 10 (attention). */
+export const KERNEL_ARITIES: readonly number[] = [2, 8, 10];
 /** The call's range [R0, R1) (output rows, or heads), taken CHUNK at a time: chunk i is [R0 + i * CHUNK, min(R1, R0 + (i + 1) * CHUNK)). */
 export const R0 = ARGS + MAX_ARGS;
 export const R1 = R0 + 1;
@@ -47,8 +49,10 @@ export function takeChunks(ctl: Int32Array, kernels: readonly KernelCall[]): voi
   const start = ctl[R0], end = ctl[R1], chunk = ctl[CHUNK], a = ARGS;
   for (let c = Atomics.add(ctl, NEXT, 1); start + c * chunk < end; c = Atomics.add(ctl, NEXT, 1)) {
     const r0 = start + c * chunk, r1 = Math.min(end, r0 + chunk);
-    if (ctl[ARGC] === 8) kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], r0, r1);
-    else kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], r0, r1);
+    const argc = ctl[ARGC];
+    if (argc === 8) kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], r0, r1);
+    else if (argc === 10) kernel(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], r0, r1);
+    else kernel(ctl[a], ctl[a + 1], r0, r1);
   }
 }
 

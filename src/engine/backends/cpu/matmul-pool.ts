@@ -6,7 +6,7 @@
 // holding up the rest. Results are identical to one thread: every kernel computes each output row
 // (or head) on its own, the same way whichever chunk it falls in.
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
-import { ARGC, ARGS, CHUNK, CONTROL_INTS, FAILED, GEN, KERNEL, type KernelCall, MAX_ARGS, type MatmulWorkerData, NEXT, PENDING, QUIT, R0, R1, READY, takeChunks, waitWhileEqual } from "./matmul-control.js";
+import { ARGC, ARGS, CHUNK, CONTROL_INTS, FAILED, GEN, KERNEL, KERNEL_ARITIES, type KernelCall, type MatmulWorkerData, NEXT, PENDING, QUIT, R0, R1, READY, takeChunks, waitWhileEqual } from "./matmul-control.js";
 
 export type { KernelCall } from "./matmul-control.js";
 
@@ -55,7 +55,7 @@ export function chunkRows(r0: number, r1: number, threads: number, align = ROW_A
 /**
  * A call: kernel (index into the pool's kernels) called as kernel(...args, r0, r1) on chunks of
  * [r0, r1). args: 8 for a matmul (w, rows, cols, aq, ad, ax, nTok, y: pointers into the shared
- * memory, and sizes), 10 for attention.
+ * memory, and sizes), 10 for attention, 2 for silu_mul.
  */
 export interface PoolJob {
   readonly kernel: number;
@@ -104,7 +104,7 @@ export class MatmulPool {
   /** Runs the call, every thread taking chunks of its range until none are left. Returns when all are done. */
   run(job: PoolJob): void {
     if (this.closed) throw new MatmulWorkerError("the matmul thread pool is closed");
-    if (job.args.length !== 8 && job.args.length !== MAX_ARGS) throw new RangeError(`a pool kernel takes 8 or ${MAX_ARGS} arguments before its range, got ${job.args.length}`);
+    if (!KERNEL_ARITIES.includes(job.args.length)) throw new RangeError(`a pool kernel takes ${KERNEL_ARITIES.join(", ")} arguments before its range, got ${job.args.length}`);
     if (!this.started) this.waitForStart();
     const c = this.ctl;
     c[KERNEL] = job.kernel;

@@ -82,8 +82,13 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
 ]);
 
 const ATTENTION_NAMES = { flash: "flash_attention", f32: "attention_f32" } as const;
-/** Kernels by their index in the control block (see matmul-control.ts): the matmuls, then attention. */
-const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32];
+const SILU_MUL = "silu_mul";
+/** Kernels by their index in the control block (see matmul-control.ts): the matmuls, attention, silu_mul. */
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
+/** silu_mul(gate, up, i0, i1). */
+type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
+/** Matmul multiply-adds one silu_mul element is worth when deciding whether to split it (an e^x and two divisions). */
+const SILU_WORK_FACTOR = 16;
 const KERNEL_INDEX: ReadonlyMap<GgmlType, number> = new Map([...KERNEL_NAMES.keys()].map((t, i) => [t, i]));
 
 /** The built module for the memory kind and instruction set; compiled once per process. */
@@ -183,6 +188,7 @@ export class WasmKernels {
     /** Set for the relaxed build: its Q8_0 kernel takes the activations rewritten by q8_split. */
     private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
     private readonly attentionKernels: { readonly flash: AttentionKernel; readonly f32: AttentionKernel },
+    private readonly siluMulKernel: SiluMulExport,
   ) {
     this.pool = pool;
   }
@@ -223,7 +229,7 @@ export class WasmKernels {
     return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split, {
       flash: attention(ATTENTION_NAMES.flash, "flash_scratch_bytes"),
       f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
-    });
+    }, exports[SILU_MUL] as SiluMulExport);
   }
 
   /** Threads a large matmul runs on (1 once disposed). */
@@ -323,5 +329,24 @@ export class WasmKernels {
       kernel.run(...args, 0, heads);
     }
     out.set(new Float32Array(this.heap.memory.buffer, oPtr, qLen));
+  }
+
+  /**
+   * gate = silu(gate) * up over n values, as ops.siluMul (see assembly/activations.ts: the same f64
+   * arithmetic and f32 roundings, e^x from the kernel's polynomial). Split across the threads for
+   * prompt-sized batches.
+   */
+  siluMul(gate: Float32Array, up: Float32Array, n: number): void {
+    const bytes = Math.ceil((n * 4) / 64) * 64;
+    const base = this.scratch(2 * bytes);
+    const buf = this.heap.memory.buffer;
+    new Float32Array(buf, base, n).set(gate.subarray(0, n));
+    new Float32Array(buf, base + bytes, n).set(up.subarray(0, n));
+    if (this.pool && n * SILU_WORK_FACTOR >= this.minParallelWork) {
+      this.pool.run({ kernel: KERNEL_NAMES_BY_INDEX.indexOf(SILU_MUL), args: [base, base + bytes], r0: 0, r1: n, align: 4 });
+    } else {
+      this.siluMulKernel(base, base + bytes, 0, n);
+    }
+    gate.set(new Float32Array(this.heap.memory.buffer, base, n));
   }
 }

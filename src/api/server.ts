@@ -13,7 +13,8 @@ import { apiKeyCheck } from "./auth.js";
 import type { ModelInstanceOptions } from "./model-instance.js";
 import { TelemetryApi } from "./telemetry.js";
 import { isDashboardPath, serveDashboard } from "../dashboard/serve.js";
-import { isJoinPath, serveJoin } from "../join/serve.js";
+import { isJoinPath, serveJoin, type JoinServeContext } from "../join/serve.js";
+import { PeerRangeSource } from "../shard/peer-range-source.js";
 import { JoinRelay } from "../join/relay.js";
 import { JOIN_LINK_PATH, serveJoinLink } from "./join-link.js";
 import { predictionsFor } from "../dashboard/predictions.js";
@@ -125,11 +126,16 @@ export function createApiServer(node: TesseraNode, runners: RunnerManager, telem
   // Browser devices (/join) connect over a WebSocket on this server; the relay vouches for them.
   const relay = new JoinRelay(node);
   runners.attachRelay(relay);
+  const joinContext: JoinServeContext = {
+    nodeId: node.nodeId, modelsDir: runners.options.modelsDir, clusterKey: node.clusterKey, state: () => node.state,
+    // A page's model reads this node cannot serve itself are relayed from peers that hold the file.
+    peerSource: (peerId, modelId) => new PeerRangeSource(node.host.node, peerId, modelId),
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const handled = (async () => {
       // The browser device's page and model ranges: authenticated by the cluster key, not the API key.
-      if (isJoinPath(url.pathname)) return serveJoin({ nodeId: node.nodeId, modelsDir: runners.options.modelsDir, clusterKey: node.clusterKey, state: () => node.state }, req, res, url.pathname);
+      if (isJoinPath(url.pathname)) return serveJoin(joinContext, req, res, url.pathname);
       authorize(req, url.pathname);
       // The dashboard's "Add a device" links: they carry the cluster key, so they need the API key.
       if (url.pathname === JOIN_LINK_PATH) return serveJoinLink(server, node.clusterKey, req, res);

@@ -6,6 +6,7 @@ export * from "./bounded.js";
 export * from "./events.js";
 export * from "./commands.js";
 export * from "./needs.js";
+export * from "./holders.js";
 export * from "./state.js";
 export { apply, applyAll, assertNever } from "./apply.js";
 export * from "./hash.js";

@@ -1,12 +1,16 @@
-// Byte ranges of a model this node holds, for a /join page loading its layers. The page names the
-// model, never a path: an instance id from the cluster state (its model file, as this node resolves
-// it) or the name of a model this node lists as held. Every answer is one `bytes=a-b` range, capped.
+// Byte ranges of a model, for a /join page loading its layers. The page names the model, never a path:
+// an instance id from the cluster state (its model file, as this node resolves it) or the name of a
+// model this node or a peer lists as held. Every answer is one `bytes=a-b` range, capped.
+// The serving node reads its own copy when it holds the whole file. When it holds none, or only the
+// shard its own stage needs, it relays the range from peers that hold the whole file, over the same
+// /tessera/model-range/1.0.0 streams shard fetches use, so a page may join through any node.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
-import type { ClusterState } from "../cluster/index.js";
+import { wholeModelHolders, type ClusterState } from "../cluster/index.js";
 import { HttpError } from "../api/http.js";
 import { resolveModelRef } from "../models/index.js";
+import type { RangeSource } from "../shard/range-source.js";
 
 /** Largest range one request may ask for; the page reads big tensors in pieces of this size. */
 export const MAX_RANGE_BYTES = 64 << 20;
@@ -15,20 +19,38 @@ export interface ModelLookup {
   readonly nodeId: string;
   readonly modelsDir: string;
   state(): ClusterState;
+  /** A model-range source for `modelId` (a tensor-manifest sha256) on peer `peerId`; without it, no relaying. */
+  readonly peerSource?: (peerId: string, modelId: string) => RangeSource;
 }
 
-/** The file behind `name`: an instance's model, or a model this node holds; never a path the caller gives. */
-export async function modelFileFor(lookup: ModelLookup, name: string): Promise<string> {
+/** Where a range of a model comes from: this node's file, or peers holding the whole file (in order). */
+export type ModelSource =
+  | { readonly kind: "file"; readonly path: string }
+  | { readonly kind: "peers"; readonly peers: readonly string[]; readonly modelId: string; readonly size: number };
+
+/**
+ * The bytes behind `name`: an instance's model, or a model this node or an alive peer holds; never a
+ * path the caller gives. This node's whole copy comes first; else the peers that hold the same file.
+ */
+export async function modelSourceFor(lookup: ModelLookup, name: string): Promise<ModelSource> {
   const state = lookup.state();
+  const shown = JSON.stringify(name.slice(0, 200));
   const instance = state.instances[name];
-  const held = state.nodes[lookup.nodeId]?.models?.find((m) => m.name === name);
-  const ref = instance?.model ?? held?.name;
-  if (ref === undefined) throw new HttpError(404, `no instance or held model is named ${JSON.stringify(name.slice(0, 200))}`);
+  const named = (id: string) => state.nodes[id]?.status === "alive" && state.nodes[id]?.models?.some((m) => m.name === name);
+  const ref = instance?.model ?? (Object.keys(state.nodes).some(named) ? name : undefined);
+  if (ref === undefined) throw new HttpError(404, `no instance or held model is named ${shown}`);
+  let localError: string;
   try {
-    return (await resolveModelRef(ref, lookup.modelsDir)).path;
+    return { kind: "file", path: (await resolveModelRef(ref, lookup.modelsDir)).path };
   } catch (e) {
-    throw new HttpError(404, `this node does not hold the whole model of ${name.slice(0, 200)}: ${e instanceof Error ? e.message : String(e)}`);
+    localError = e instanceof Error ? e.message : String(e);
   }
+  const holders = lookup.peerSource ? wholeModelHolders(state, ref, lookup.nodeId) : [];
+  if (holders.length === 0) throw new HttpError(404, `neither this node nor an alive peer holds the whole model of ${shown} (${localError})`);
+  // Holders of the same file (same manifest) can stand in for each other; the first decides which file.
+  const { tensorManifest, sizeBytes } = holders[0].held;
+  const peers = holders.filter((h) => h.held.tensorManifest === tensorManifest).map((h) => h.nodeId);
+  return { kind: "peers", peers, modelId: tensorManifest!, size: sizeBytes };
 }
 
 /** Parses a single `bytes=start-end` (or `bytes=start-`) range within a file of `size` bytes. */
@@ -61,5 +83,67 @@ export async function sendRange(path: string, rangeHeader: string | undefined, r
     });
     stream.on("end", () => resolve());
     stream.pipe(res);
+  });
+}
+
+/**
+ * Answers 206 with the requested range of a model that peers hold, relayed as it arrives. A peer that
+ * fails hands over to the next, which continues from the first byte not yet sent; when all fail, the
+ * answer is 502 if nothing was sent, else the connection is cut short (the page sees a short body).
+ */
+export async function sendPeerRange(
+  lookup: ModelLookup, source: Extract<ModelSource, { kind: "peers" }>, rangeHeader: string | undefined, res: ServerResponse, head: boolean,
+): Promise<void> {
+  const { start, end } = parseRange(rangeHeader, source.size);
+  const length = end - start + 1;
+  const writeHead = (): void => {
+    res.writeHead(206, {
+      "content-type": "application/octet-stream",
+      "content-length": length,
+      "content-range": `bytes ${start}-${end}/${source.size}`,
+      "cache-control": "no-store",
+    });
+  };
+  if (head) {
+    writeHead();
+    return void res.end();
+  }
+  // The page going away stops the relay.
+  const gone = new AbortController();
+  res.on("close", () => gone.abort(new Error("the page closed the request")));
+  let sent = 0;
+  const failures: string[] = [];
+  for (const peer of source.peers) {
+    if (gone.signal.aborted) return;
+    const from = lookup.peerSource!(peer, source.modelId);
+    try {
+      // The source delivers the bytes in order from the offset asked (it checks each frame's offset).
+      await from.read([{ start: start + sent, length: length - sent }], async (_offset, bytes) => {
+        if (!res.headersSent) writeHead();
+        sent += bytes.length;
+        if (!res.write(bytes)) await drained(res);
+      }, gone.signal);
+      return void res.end();
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message : String(e));
+    } finally {
+      await from.close().catch(() => undefined);
+    }
+  }
+  if (gone.signal.aborted) return;
+  if (!res.headersSent) throw new HttpError(502, `no peer holding the model could send bytes ${start}-${end}: ${failures.join("; ").slice(0, 2000)}`);
+  res.destroy();
+}
+
+/** Resolves when the response can take more bytes, or has closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
   });
 }

@@ -1,13 +1,14 @@
 // The /join routes every node serves: the page (GET /join), its bundled script (built by
 // scripts/build-browser.mjs into dist/browser), and ranges of model files for the page's layers
-// (GET /join/model/<instance id or held model name>, with the cluster key in x-tessera-cluster-key).
+// (GET /join/model/<instance id or held model name>, with the cluster key in x-tessera-cluster-key),
+// from this node's copy or relayed from peers holding the whole file.
 // They bypass the API key: the page authenticates with the cluster key from its join link instead.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { error, HttpError } from "../api/http.js";
-import { modelFileFor, sendRange, type ModelLookup } from "./model-range.js";
+import { modelSourceFor, sendPeerRange, sendRange, type ModelLookup } from "./model-range.js";
 
 export const JOIN_PATH = "/join";
 const MODEL_PREFIX = "/join/model/";
@@ -50,7 +51,9 @@ export async function serveJoin(ctx: JoinServeContext, req: IncomingMessage, res
     } catch {
       throw new HttpError(400, "the model name is not valid percent-encoding");
     }
-    return sendRange(await modelFileFor(ctx, name), req.headers.range, res, method === "HEAD");
+    const source = await modelSourceFor(ctx, name);
+    if (source.kind === "file") return sendRange(source.path, req.headers.range, res, method === "HEAD");
+    return sendPeerRange(ctx, source, req.headers.range, res, method === "HEAD");
   }
   const known = FILES[pathname];
   if (!known) return error(res, 404, `no join file ${pathname}`, "not_found");

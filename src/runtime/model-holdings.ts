@@ -6,7 +6,7 @@
 //   - A runner that must run layers [a, b) of a model it does not hold fetches only that shard's tensors
 //     (plus the header) from peers that hold it, checking each against the manifest, and reports
 //     progress as NodeDownloadProgress (at most one event a second, plus the last).
-import type { ClusterState, Event } from "../cluster/index.js";
+import { wholeModelHolders, type ClusterState, type Event, type HeldModel } from "../cluster/index.js";
 import type { LayerRange } from "../engine/model.js";
 import { resolveModelRef, scanModels, type ModelIndexEntry } from "../models/index.js";
 import type { TesseraHost } from "../net/index.js";
@@ -25,25 +25,18 @@ export interface HoldingsNode {
   onApplied(listener: () => void): () => void;
 }
 
-type Held = Extract<Event, { type: "NodeModelsUpdated" }>["models"][number];
-
 /** Where a model named as in the cluster lives under a models directory: `owner/repo:file` → owner/repo/file. */
 export function storeName(model: string): string {
   const colon = model.indexOf(":");
   return colon < 0 ? model : `${model.slice(0, colon)}/${model.slice(colon + 1)}`;
 }
 
-/** Does a held model answer to this name (its full name, or its file name)? */
-function answersTo(m: Held, model: string): boolean {
-  return m.name === model || m.name.split(/[:/]/).at(-1) === model;
-}
-
 export class ModelHoldings {
   private readonly catalog = new ModelCatalog();
   private readonly server = new ModelRangeServer(this.catalog);
-  private held: Held[] | undefined;
+  private held: HeldModel[] | undefined;
   /** The state's list last found equal to `held`: every applied event checks, and most change nothing. */
-  private confirmed: readonly Held[] | undefined;
+  private confirmed: readonly HeldModel[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private off: (() => void) | undefined;
   private scanning: Promise<void> | undefined;
@@ -86,7 +79,7 @@ export class ModelHoldings {
     } catch (e) {
       return this.warn(`cannot index ${this.modelsDir}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const held: Held[] = [];
+    const held: HeldModel[] = [];
     for (const e of entries.slice(0, 256)) {
       if (this.stopped) return;
       let tensorManifest: string | undefined;
@@ -134,13 +127,7 @@ export class ModelHoldings {
     } catch (e) {
       localError = `model ${model} is not on this node (${e instanceof Error ? e.message : String(e)})`;
     }
-    const state = this.node.state;
-    const holders: { nodeId: string; held: Held }[] = [];
-    for (const n of Object.values(state.nodes).sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      if (n.id === this.node.nodeId || n.status !== "alive") continue;
-      const held = n.models?.find((m) => answersTo(m, model) && m.tensorManifest !== undefined);
-      if (held) holders.push({ nodeId: n.id, held });
-    }
+    const holders = wholeModelHolders(this.node.state, model, this.node.nodeId);
     if (holders.length === 0) throw new Error(`${localError}; and no peer in the cluster holds ${model}`);
     // Peers holding the same file (same manifest) are all sources; the first's copy decides which.
     const manifest = holders[0].held.tensorManifest!;

@@ -1,10 +1,11 @@
 // Shards from peers: three nodes with their own models directories, only one holding the model. Placing
 // it across all three makes the other two fetch only their layers' tensors from the holder (the holder's
 // byte count, the fetchers' progress events and their disk blocks show it), and the generation then
-// equals single-process output.
+// equals single-process output. A node holding only its shard relays a /join page's range reads from
+// the holder.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generateClusterKey } from "../net/index.js";
@@ -21,7 +22,7 @@ interface View {
   instances: Record<string, { placement: { nodeId: string; start: number; end: number }[] }>;
 }
 
-test("nodes without the model fetch only their shard from the holder, and the output matches", { timeout: 240_000 }, async (t) => {
+test("nodes without the model fetch only their shard from the holder, the output matches, and a shard holder relays page reads", { timeout: 240_000 }, async (t) => {
   const tmp = tempDir();
   const key = generateClusterKey();
   try {
@@ -74,6 +75,37 @@ test("nodes without the model fetch only their shard from the holder, and the ou
     const out = await complete(nodes[2], "/v1/completions", { model: "shared", prompt, max_tokens: 32, temperature: 0 });
     assert.equal(out.status, 200);
     assert.deepEqual(out.tokens, want.tokens, "the pipeline over fetched shards gives the single-process tokens");
+
+    // A /join page may join through a node that holds only its own shard: that node relays the
+    // page's range reads from the holder. Ranges across the header, the middle and the end of the file.
+    const file = readFileSync(STORIES_260K);
+    const read = (node: RunningNode, name: string, range: string, method = "GET") =>
+      fetch(`http://127.0.0.1:${node.api}/join/model/${encodeURIComponent(name)}`, { method, headers: { "x-tessera-cluster-key": key, range } });
+    const servedBefore = ((await (await fetch(`http://127.0.0.1:${nodes[0].api}/runners`)).json()) as { model_bytes_served: number }).model_bytes_served;
+    let relayed = 0;
+    for (const [name, a, b] of [["shared", 0, 4095], ["stories260K.gguf", 300_000, 700_123], ["shared", size - 1000, size - 1]] as const) {
+      const res = await read(nodes[1], name, `bytes=${a}-${b}`);
+      assert.equal(res.status, 206, await res.clone().text().catch(() => ""));
+      assert.equal(res.headers.get("content-range"), `bytes ${a}-${b}/${size}`);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(file.subarray(a, b + 1)), `bytes ${a}-${b} relayed as they are in the file`);
+      relayed += b - a + 1;
+    }
+    const servedAfter = ((await (await fetch(`http://127.0.0.1:${nodes[0].api}/runners`)).json()) as { model_bytes_served: number }).model_bytes_served;
+    assert.equal(servedAfter - servedBefore, relayed, "every relayed byte came from the holder");
+    const head = await read(nodes[2], "shared", "bytes=10-19", "HEAD");
+    assert.equal(head.status, 206);
+    assert.equal(head.headers.get("content-length"), "10");
+    assert.equal((await read(nodes[1], "shared", `bytes=${size}-`)).status, 416, "a range past the end is refused before any peer is asked");
+    assert.equal((await read(nodes[1], "nothing-by-this-name", "bytes=0-3")).status, 404);
+    t.diagnostic(`relayed ${relayed} bytes through a node holding only its shard`);
+
+    // With the holder gone, the relay fails with a clear error (502 while the holder still looks alive, 404 once it is gone).
+    nodes[0].proc.kill("SIGKILL");
+    const orphan = await read(nodes[1], "shared", "bytes=0-3");
+    assert.ok([404, 502].includes(orphan.status), `status ${orphan.status}`);
+    const why = ((await orphan.json()) as { error: { message: string } }).error.message;
+    assert.match(why, /peer/);
+    t.diagnostic(`with the holder killed: ${orphan.status} ${why.slice(0, 160)}`);
   } finally {
     await killAll();
     tmp.cleanup();

@@ -71,9 +71,26 @@ function roundF16Rare(x: v128, abs: v128, fast: v128): v128 {
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
+/**
+ * The dot product of n f32 values (n a multiple of 4) at a and b that are all f16 values (the rounded
+ * query and the cache): each product then has at most 22 significant bits and lies within f32's
+ * normal range, so an f32 multiply is exact; the products are summed in f64 as dotF64 sums them.
+ */
+// @ts-ignore: decorator
+@inline function dotF16Values(a: usize, b: usize, n: usize): f64 {
+  let s0 = f64x2.splat(0), s1 = s0;
+  for (let d: usize = 0; d < n; d += 4) {
+    const p = f32x4.mul(v128.load(a + (d << 2)), v128.load(b + (d << 2)));
+    s0 = f64x2.add(s0, f64x2.promote_low_f32x4(p));
+    s1 = f64x2.add(s1, f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1)));
+  }
+  const s = f64x2.add(s0, s1);
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+}
+
 /** Bytes of scratch flash_attention uses per head (see there), a multiple of 16. */
 export function flash_scratch_bytes(start: i32, nTok: i32, headDim: i32): i32 {
-  return (((2 * headDim + start + nTok) << 2) + 15) & ~15;
+  return (((headDim + 2 * (start + nTok)) << 2) + 15) & ~15;
 }
 
 /** Bytes of scratch attention_f32 uses per head (its scores), a multiple of 16. */
@@ -85,12 +102,19 @@ export function f32_scratch_bytes(start: i32, nTok: i32, headDim: i32): i32 {
  * Heads [h0, h1) of the attention: q: nTok × heads × headDim f32 queries; k, v: `visibleMax` × kvDim
  * f32 cache rows (values already rounded to f16, as storeKv writes them); out: like q. Row t sees
  * cache rows [0, start + t + 1). Head h works in scratch + h * flash_scratch_bytes(...): headDim f32
- * (the rounded query) + headDim f32 (the accumulator) + (start + nTok) f32 (scores), so threads
+ * (the rounded query), then per visible position its value weight and its rescale factor, so threads
  * given disjoint head ranges never share it. headDim must be a multiple of 4.
+ *
+ * The TypeScript walks the positions once, rescaling and adding into the accumulator at each. Here a
+ * first pass over the positions works out the same sequence of (rescale, weight) pairs and the weight
+ * sum, which depend on the scores only; the second pass then runs that sequence over the accumulator
+ * sixteen values at a time, held in registers. Each accumulator value sees the same operations in the
+ * same order, so the result is bit-identical.
  */
 export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
+  const rowBytes = <usize>kvDim << 2;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const hd = <usize>headDim;
   const per = <usize>flash_scratch_bytes(start, nTok, headDim);
@@ -98,47 +122,68 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
     const visible = start + t + 1;
     for (let h = h0; h < h1; h++) {
       const qh = scratch + <usize>h * per;
-      const acc = qh + (hd << 2);
-      const scores = acc + (hd << 2);
+      // weights[p], then rescales[p] (1 where the accumulator is not rescaled at p).
+      const weights = qh + (hd << 2);
+      const rescales = weights + (<usize>visible << 2);
       const qBase = <usize>((t * heads + h) * headDim) << 2;
       const kvOff = <usize>((h / group) * headDim) << 2;
       for (let d: usize = 0; d < hd; d += 4) v128.store(qh + (d << 2), roundF16x4(v128.load(q + qBase + (d << 2))));
-      // Scores: f32(f32(dot) * scale), the dot summed in f64.
-      for (let p = 0; p < visible; p++) {
-        const kr = k + (<usize>(p * kvDim) << 2) + kvOff;
-        store<f32>(scores + (<usize>p << 2), <f32>(<f32>dotF64(qh, kr, hd) * scale));
-      }
-      for (let d: usize = 0; d < hd; d += 4) v128.store(acc + (d << 2), f32x4.splat(0));
+      // Scores f32(f32(dot) * scale), then the running maximum's sequence of rescales and weights.
       let sum: f64 = 0;
       let max: f32 = -Infinity;
       for (let p = 0; p < visible; p++) {
-        const s = load<f32>(scores + (<usize>p << 2));
+        const s = <f32>(<f32>dotF16Values(qh, k + <usize>p * rowBytes + kvOff, hd) * scale);
         let ms: f32 = 1;
         let vs: f32 = 1;
         if (s > max) {
           ms = <f32>expNeg(<f64>max - <f64>s);
           max = s;
-          if (ms != 1) {
-            const m = f64x2.splat(<f64>ms);
-            for (let d: usize = 0; d < hd; d += 4) v128.store(acc + (d << 2), roundF16x4(mulF32(v128.load(acc + (d << 2)), m)));
-          }
         } else {
           vs = <f32>expNeg(<f64>s - <f64>max);
         }
-        const vr = v + (<usize>(p * kvDim) << 2) + kvOff;
-        const w = f64x2.splat(<f64>vs);
-        // Two groups of four per step: independent work for the core while one group rounds.
-        let d: usize = 0;
-        for (; d + 8 <= hd; d += 8) {
-          const ap = acc + (d << 2), vp = vr + (d << 2);
-          v128.store(ap, roundF16x4(madF32(v128.load(vp), v128.load(ap), w)));
-          v128.store(ap, roundF16x4(madF32(v128.load(vp, 16), v128.load(ap, 16), w)), 16);
-        }
-        if (d < hd) v128.store(acc + (d << 2), roundF16x4(madF32(v128.load(vr + (d << 2)), v128.load(acc + (d << 2)), w)));
+        store<f32>(weights + (<usize>p << 2), vs);
+        store<f32>(rescales + (<usize>p << 2), ms);
         sum = <f64>(<f32>(sum * <f64>ms + <f64>vs));
       }
       const inv = f64x2.splat(<f64>(<f32>(1.0 / sum)));
-      for (let d: usize = 0; d < hd; d += 4) v128.store(out + qBase + (d << 2), mulF32(v128.load(acc + (d << 2)), inv));
+      const vh = v + kvOff;
+      const oh = out + qBase;
+      let d: usize = 0;
+      for (; d + 16 <= hd; d += 16) {
+        let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+        let vp = vh + (d << 2);
+        for (let p = 0; p < visible; p++) {
+          const ms = load<f32>(rescales + (<usize>p << 2));
+          if (ms != 1) {
+            const m = f64x2.splat(<f64>ms);
+            a0 = roundF16x4(mulF32(a0, m));
+            a1 = roundF16x4(mulF32(a1, m));
+            a2 = roundF16x4(mulF32(a2, m));
+            a3 = roundF16x4(mulF32(a3, m));
+          }
+          const w = f64x2.splat(<f64>load<f32>(weights + (<usize>p << 2)));
+          a0 = roundF16x4(madF32(v128.load(vp), a0, w));
+          a1 = roundF16x4(madF32(v128.load(vp, 16), a1, w));
+          a2 = roundF16x4(madF32(v128.load(vp, 32), a2, w));
+          a3 = roundF16x4(madF32(v128.load(vp, 48), a3, w));
+          vp += rowBytes;
+        }
+        v128.store(oh + (d << 2), mulF32(a0, inv));
+        v128.store(oh + (d << 2), mulF32(a1, inv), 16);
+        v128.store(oh + (d << 2), mulF32(a2, inv), 32);
+        v128.store(oh + (d << 2), mulF32(a3, inv), 48);
+      }
+      for (; d < hd; d += 4) {
+        let a = f32x4.splat(0);
+        let vp = vh + (d << 2);
+        for (let p = 0; p < visible; p++) {
+          const ms = load<f32>(rescales + (<usize>p << 2));
+          if (ms != 1) a = roundF16x4(mulF32(a, f64x2.splat(<f64>ms)));
+          a = roundF16x4(madF32(v128.load(vp), a, f64x2.splat(<f64>load<f32>(weights + (<usize>p << 2)))));
+          vp += rowBytes;
+        }
+        v128.store(oh + (d << 2), mulF32(a, inv));
+      }
     }
   }
 }

@@ -101,6 +101,7 @@ export class CpuBackend implements Backend {
    * same input, which is then quantised once instead of per matmul.
    */
   private lastPrepared?: { readonly x: CpuActivation; readonly version: number; readonly act: PreparedActivations };
+  private lastRope?: { readonly positions: readonly number[]; readonly nTok: number; readonly rope: RopeParams; readonly table: Float32Array };
   readonly attentionKind: "flash" | "classic";
   /** WebAssembly SIMD kernels, used for the weight types they cover; the TS kernels do the rest. */
   readonly wasm: WasmKernels | undefined;
@@ -190,11 +191,23 @@ export class CpuBackend implements Backend {
   }
 
   rmsnorm(x: Activation, weight: Weight, rows: number, width: number, eps: number, output: Activation): void {
-    ops.rmsnorm(a(x), w(weight).asF32(), rows, width, eps, out(output));
+    if (this.wasm) this.wasm.rmsnorm(a(x), w(weight).asF32(), rows, width, eps, out(output));
+    else ops.rmsnorm(a(x), w(weight).asF32(), rows, width, eps, out(output));
   }
 
   rope(x: Activation, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
-    ops.rope(out(x), nTok, heads, headDim, positions, rope);
+    const table = this.ropeTable(positions, nTok, rope);
+    if (this.wasm) this.wasm.rope(out(x), nTok, heads, headDim, table, rope.dims / 2, rope.style === "neox");
+    else ops.rope(out(x), nTok, heads, headDim, positions, rope, table);
+  }
+
+  /** The cos/sin table for these positions, reused while the model passes the same ones (every layer's q and k). */
+  private ropeTable(positions: readonly number[], nTok: number, rope: RopeParams): Float32Array {
+    const last = this.lastRope;
+    if (last && last.nTok === nTok && last.rope === rope && last.positions.every((p, i) => p === positions[i])) return last.table;
+    const table = ops.ropeTable(positions, nTok, rope);
+    this.lastRope = { positions: positions.slice(0, nTok), nTok, rope, table };
+    return table;
   }
 
   attention(q: Activation, k: Activation, v: Activation, cache: KvCache, layer: number, nTok: number, shape: AttentionShape, output: Activation): void {

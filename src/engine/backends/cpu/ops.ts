@@ -29,12 +29,19 @@ function ropeAngles(pos: number, rope: RopeParams, cos: Float32Array, sin: Float
   }
 }
 
-export function rope(x: Float32Array, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
+/** Per position: dims/2 cos values, then dims/2 sin values (f32), as rope uses them. */
+export function ropeTable(positions: readonly number[], nTok: number, rope: RopeParams): Float32Array {
   const half = rope.dims / 2;
-  const cos = new Float32Array(half);
-  const sin = new Float32Array(half);
+  const table = new Float32Array(nTok * 2 * half);
+  for (let t = 0; t < nTok; t++) ropeAngles(positions[t], rope, table.subarray(2 * t * half, (2 * t + 1) * half), table.subarray((2 * t + 1) * half, (2 * t + 2) * half));
+  return table;
+}
+
+export function rope(x: Float32Array, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams, table = ropeTable(positions, nTok, rope)): void {
+  const half = rope.dims / 2;
   for (let t = 0; t < nTok; t++) {
-    ropeAngles(positions[t], rope, cos, sin);
+    const cos = table.subarray(2 * t * half, (2 * t + 1) * half);
+    const sin = table.subarray((2 * t + 1) * half, (2 * t + 2) * half);
     for (let h = 0; h < heads; h++) {
       const base = (t * heads + h) * headDim;
       for (let i = 0; i < half; i++) {

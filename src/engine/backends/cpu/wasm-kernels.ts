@@ -87,6 +87,16 @@ const SILU_MUL = "silu_mul";
 const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
 /** silu_mul(gate, up, i0, i1). */
 type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
+/** assembly/norms.ts */
+type RmsnormExport = (x: number, weight: number, out: number, rows: number, width: number, eps: number) => void;
+type RopeExport = (x: number, nTok: number, heads: number, headDim: number, cs: number, half: number, neox: number) => void;
+
+/** The kernels that work row by row on the calling thread (silu_mul also splits across threads). */
+interface RowKernels {
+  readonly siluMul: SiluMulExport;
+  readonly rmsnorm: RmsnormExport;
+  readonly rope: RopeExport;
+}
 /** Matmul multiply-adds one silu_mul element is worth when deciding whether to split it (an e^x and two divisions). */
 const SILU_WORK_FACTOR = 16;
 const KERNEL_INDEX: ReadonlyMap<GgmlType, number> = new Map([...KERNEL_NAMES.keys()].map((t, i) => [t, i]));
@@ -188,7 +198,7 @@ export class WasmKernels {
     /** Set for the relaxed build: its Q8_0 kernel takes the activations rewritten by q8_split. */
     private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
     private readonly attentionKernels: { readonly flash: AttentionKernel; readonly f32: AttentionKernel },
-    private readonly siluMulKernel: SiluMulExport,
+    private readonly rowKernels: RowKernels,
   ) {
     this.pool = pool;
   }
@@ -229,7 +239,7 @@ export class WasmKernels {
     return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split, {
       flash: attention(ATTENTION_NAMES.flash, "flash_scratch_bytes"),
       f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
-    }, exports[SILU_MUL] as SiluMulExport);
+    }, { siluMul: exports[SILU_MUL] as SiluMulExport, rmsnorm: exports["rmsnorm"] as RmsnormExport, rope: exports["rope"] as RopeExport });
   }
 
   /** Threads a large matmul runs on (1 once disposed). */
@@ -345,8 +355,35 @@ export class WasmKernels {
     if (this.pool && n * SILU_WORK_FACTOR >= this.minParallelWork) {
       this.pool.run({ kernel: KERNEL_NAMES_BY_INDEX.indexOf(SILU_MUL), args: [base, base + bytes], r0: 0, r1: n, align: 4 });
     } else {
-      this.siluMulKernel(base, base + bytes, 0, n);
+      this.rowKernels.siluMul(base, base + bytes, 0, n);
     }
     gate.set(new Float32Array(this.heap.memory.buffer, base, n));
+  }
+
+  /** out = x / rms(x) * weight for `rows` rows of `width` values: ops.rmsnorm bit for bit (see assembly/norms.ts). */
+  rmsnorm(x: Float32Array, weight: Float32Array, rows: number, width: number, eps: number, out: Float32Array): void {
+    const n = rows * width;
+    const xBytes = Math.ceil((n * 4) / 64) * 64, wBytes = Math.ceil((width * 4) / 64) * 64;
+    const base = this.scratch(2 * xBytes + wBytes);
+    const buf = this.heap.memory.buffer;
+    new Float32Array(buf, base, n).set(x.subarray(0, n));
+    new Float32Array(buf, base + xBytes, width).set(weight.subarray(0, width));
+    this.rowKernels.rmsnorm(base, base + xBytes, base + xBytes + wBytes, rows, width, eps);
+    out.set(new Float32Array(this.heap.memory.buffer, base + xBytes + wBytes, n));
+  }
+
+  /**
+   * Rotates `half` pairs of each head of nTok rows of x in place, as ops.rope does, given per row
+   * `half` cos values then `half` sin values (cs, from ops.ropeTable). neox: pairs (i, i + half).
+   */
+  rope(x: Float32Array, nTok: number, heads: number, headDim: number, cs: Float32Array, half: number, neox: boolean): void {
+    const n = nTok * heads * headDim;
+    const xBytes = Math.ceil((n * 4) / 64) * 64;
+    const base = this.scratch(xBytes + cs.length * 4);
+    const buf = this.heap.memory.buffer;
+    new Float32Array(buf, base, n).set(x.subarray(0, n));
+    new Float32Array(buf, base + xBytes, cs.length).set(cs);
+    this.rowKernels.rope(base, nTok, heads, headDim, base + xBytes, half, neox ? 1 : 0);
+    x.set(new Float32Array(this.heap.memory.buffer, base, n));
   }
 }

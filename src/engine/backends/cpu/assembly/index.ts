@@ -7,6 +7,7 @@ export { matmul_q8_0, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1, q8_spl
 export { dot_i7_selftest } from "./common";
 export { attention_f32, f32_scratch_bytes, flash_attention, flash_scratch_bytes } from "./attention";
 export { silu_mul } from "./activations";
+export { rmsnorm, rope } from "./norms";
 export { matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./k-quants";
 
 /** Sum of n f32 values at ptr: a smoke test of the build and the memory hand-off. */

@@ -4,7 +4,7 @@ import { dequantizeRow } from "../../../gguf/quants/index.js";
 import type { GgmlType } from "../../../gguf/types.js";
 import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
 import { type PreparedActivations, activationFormat, matmul, prepareActivations } from "./kernels/index.js";
-import { WasmKernels } from "./wasm-kernels.js";
+import { WasmKernels, type WasmActivations } from "./wasm-kernels.js";
 import * as ops from "./ops.js";
 
 class CpuWeight implements Weight {
@@ -100,7 +100,7 @@ export class CpuBackend implements Backend {
    * The last activations quantised for the wasm kernels: q, k and v (and gate and up) multiply the
    * same input, which is then quantised once instead of per matmul.
    */
-  private lastPrepared?: { readonly x: CpuActivation; readonly version: number; readonly act: PreparedActivations };
+  private lastPrepared?: { readonly x: CpuActivation; readonly version: number; readonly act: PreparedActivations | WasmActivations };
   private lastRope?: { readonly positions: readonly number[]; readonly nTok: number; readonly rope: RopeParams; readonly table: Float32Array };
   readonly attentionKind: "flash" | "classic";
   /** WebAssembly SIMD kernels, used for the weight types they cover; the TS kernels do the rest. */
@@ -166,20 +166,24 @@ export class CpuBackend implements Backend {
   matmul(weight: Weight, x: Activation, nTok: number, output: Activation): void {
     const t = w(weight);
     if (t.wasm) {
-      const act = this.prepared(t.info.type, x as CpuActivation, nTok, t.rowLength);
+      const act = this.prepared(t.wasm.kernels, t.info.type, x as CpuActivation, nTok, t.rowLength);
       t.wasm.kernels.matmul(t.info.type, t.wasm.ptr, t.rows, t.rowLength, act, out(output));
     } else {
       matmul(t.info.type, t.data, t.rows, t.rowLength, a(x), nTok, out(output));
     }
   }
 
-  /** x quantised for weightType's wasm kernel, reusing the last conversion while x is unchanged. */
-  private prepared(weightType: GgmlType, x: CpuActivation, nTok: number, cols: number): PreparedActivations {
+  /**
+   * x quantised for weightType's wasm kernel (in the kernels' memory where they build that format,
+   * else in JS), reusing the last conversion while x is unchanged: q, k and v share one, as do gate and up.
+   */
+  private prepared(kernels: WasmKernels, weightType: GgmlType, x: CpuActivation, nTok: number, cols: number): PreparedActivations | WasmActivations {
     const last = this.lastPrepared;
-    if (last && last.x === x && last.version === x.version && last.act.nTok === nTok && last.act.cols === cols && last.act.format === activationFormat(weightType)) {
-      return last.act;
+    if (last && last.x === x && last.version === x.version && last.act.nTok === nTok && last.act.cols === cols) {
+      const act = last.act;
+      if ("aq" in act ? kernels.isCurrent(act) && act.layout === kernels.activationLayout(weightType) : act.format === activationFormat(weightType)) return act;
     }
-    const act = prepareActivations(weightType, x.data, nTok, cols, false);
+    const act = kernels.prepare(weightType, x.data, nTok, cols) ?? prepareActivations(weightType, x.data, nTok, cols, false);
     this.lastPrepared = { x, version: x.version, act };
     return act;
   }

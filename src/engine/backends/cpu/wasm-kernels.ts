@@ -7,7 +7,8 @@
 // instead: their int8 dot product gives the same integer sums with fewer instructions.
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
-import { GgmlType } from "../../../gguf/types.js";
+import { QuantShapeError } from "../../../gguf/quants/errors.js";
+import { GgmlType, typeName } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
 import type { KernelCall } from "./matmul-control.js";
 import { MatmulPool } from "./matmul-pool.js";
@@ -91,11 +92,52 @@ type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
 type RmsnormExport = (x: number, weight: number, out: number, rows: number, width: number, eps: number) => void;
 type RopeExport = (x: number, nTok: number, heads: number, headDim: number, cs: number, half: number, neox: number) => void;
 
+/** assembly/quantize.ts quantize_q8_0 and quantize_q8_k: (x, n, qs, d, sums). */
+type QuantizeExport = (x: number, n: number, qs: number, d: number, sums: number) => void;
+
 /** The kernels that work row by row on the calling thread (silu_mul also splits across threads). */
 interface RowKernels {
   readonly siluMul: SiluMulExport;
   readonly rmsnorm: RmsnormExport;
   readonly rope: RopeExport;
+  readonly quantizeQ8_0: QuantizeExport;
+  readonly quantizeQ8_K: QuantizeExport;
+}
+
+/**
+ * How the kernels read a weight type's activations: Q8_0 blocks (Q4_0, Q5_0, and Q8_0 on the plain
+ * build), Q8_0 rewritten as magnitudes and sign masks (Q8_0 on the relaxed build, see q8_split), or
+ * Q8_K blocks (the K formats).
+ */
+export type WasmActivationLayout = "q8_0" | "q8_0-split" | "q8_K";
+
+/**
+ * Activations quantised in the kernels' memory by WasmKernels.prepare: pointers to the quants (aq),
+ * block scales (ad) and block sums (ax). Valid until the next prepare (`generation` tells).
+ */
+export interface WasmActivations {
+  readonly layout: WasmActivationLayout;
+  readonly nTok: number;
+  readonly cols: number;
+  readonly aq: number;
+  readonly ad: number;
+  readonly ax: number;
+  readonly generation: number;
+}
+
+/** A region of the kernels' memory reused call after call, grown (by a fresh allocation) when too small. */
+class Region {
+  private ptr = 0;
+  private bytes = 0;
+  constructor(private readonly heap: WasmHeap) {}
+
+  take(bytes: number): number {
+    if (bytes > this.bytes) {
+      this.bytes = Math.max(bytes, this.bytes * 2);
+      this.ptr = this.heap.alloc(this.bytes);
+    }
+    return this.ptr;
+  }
 }
 /** Matmul multiply-adds one silu_mul element is worth when deciding whether to split it (an e^x and two divisions). */
 const SILU_WORK_FACTOR = 16;
@@ -185,8 +227,10 @@ export class WasmHeap {
 }
 
 export class WasmKernels {
-  private scratchPtr = 0;
-  private scratchBytes = 0;
+  private readonly scratchRegion: Region;
+  /** Where prepare() puts quantised activations, apart from the scratch so they outlive other calls. */
+  private readonly activationRegion: Region;
+  private generation = 0;
 
   private pool: MatmulPool | undefined;
 
@@ -201,6 +245,8 @@ export class WasmKernels {
     private readonly rowKernels: RowKernels,
   ) {
     this.pool = pool;
+    this.scratchRegion = new Region(heap);
+    this.activationRegion = new Region(heap);
   }
 
   /** Whether the relaxed-SIMD build is in use. */
@@ -239,7 +285,13 @@ export class WasmKernels {
     return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split, {
       flash: attention(ATTENTION_NAMES.flash, "flash_scratch_bytes"),
       f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
-    }, { siluMul: exports[SILU_MUL] as SiluMulExport, rmsnorm: exports["rmsnorm"] as RmsnormExport, rope: exports["rope"] as RopeExport });
+    }, {
+      siluMul: exports[SILU_MUL] as SiluMulExport,
+      rmsnorm: exports["rmsnorm"] as RmsnormExport,
+      rope: exports["rope"] as RopeExport,
+      quantizeQ8_0: exports["quantize_q8_0"] as QuantizeExport,
+      quantizeQ8_K: exports["quantize_q8_k"] as QuantizeExport,
+    });
   }
 
   /** Threads a large matmul runs on (1 once disposed). */
@@ -269,34 +321,87 @@ export class WasmKernels {
     return ptr;
   }
 
+  /** Per-call memory for copies in and out; its contents last until the next call. */
   private scratch(bytes: number): number {
-    if (bytes > this.scratchBytes) {
-      this.scratchBytes = Math.max(bytes, this.scratchBytes * 2);
-      this.scratchPtr = this.heap.alloc(this.scratchBytes);
-    }
-    return this.scratchPtr;
+    return this.scratchRegion.take(bytes);
   }
 
-  /** y[t*rows + r] = W[r] · x[t] for rows [r0, r1), on weights already in linear memory. */
-  matmul(type: GgmlType, w: number, rows: number, cols: number, act: PreparedActivations, y: Float32Array, r0 = 0, r1 = rows): void {
+  /** The layout `type`'s kernel reads its activations in, when prepare() can build it. */
+  activationLayout(type: GgmlType): WasmActivationLayout | undefined {
+    switch (type) {
+      case GgmlType.Q8_0: return this.q8Split ? "q8_0-split" : "q8_0";
+      case GgmlType.Q4_0:
+      case GgmlType.Q5_0: return "q8_0";
+      case GgmlType.Q4_K:
+      case GgmlType.Q5_K:
+      case GgmlType.Q6_K: return "q8_K";
+      default: return undefined;
+    }
+  }
+
+  /**
+   * Quantises nTok rows of `cols` values of x for `type`'s kernel, in the kernels' memory (as
+   * prepareActivations does in JS, bit for bit); the result stays valid until the next prepare.
+   * Undefined for types whose activations are not built here (Q4_1/Q5_1's Q8_1).
+   */
+  prepare(type: GgmlType, x: Float32Array, nTok: number, cols: number): WasmActivations | undefined {
+    const layout = this.activationLayout(type);
+    if (layout === undefined) return undefined;
+    const block = layout === "q8_K" ? 256 : 32;
+    if (cols <= 0 || cols % block !== 0) throw new QuantShapeError(`cols ${cols} is not a multiple of the activation block size ${block}`);
+    const n = nTok * cols;
+    if (x.length < n) throw new QuantShapeError(`activations hold ${x.length} values, need ${nTok} x ${cols}`);
+    const blocks = n / block;
+    const round = (b: number) => Math.ceil(b / 64) * 64;
+    const xBytes = round(n * 4), qBytes = round(layout === "q8_0-split" ? 2 * n : n), dBytes = round(blocks * 4);
+    const sBytes = round(layout === "q8_K" ? blocks * 16 * 4 : blocks * 4);
+    const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes);
+    const aq = base + xBytes, ad = aq + qBytes, ax = ad + dBytes;
+    new Float32Array(this.heap.memory.buffer, base, n).set(x.subarray(0, n));
+    if (layout === "q8_K") this.rowKernels.quantizeQ8_K(base, n, aq, ad, ax);
+    else this.rowKernels.quantizeQ8_0(base, n, aq, ad, ax);
+    if (layout === "q8_0-split") this.q8Split!(aq, n, ax);
+    return { layout, nTok, cols, aq, ad, ax, generation: ++this.generation };
+  }
+
+  /** Whether `act` still holds: no prepare() has run since it was made. */
+  isCurrent(act: WasmActivations): boolean {
+    return act.generation === this.generation;
+  }
+
+  /**
+   * y[t*rows + r] = W[r] · x[t] for rows [r0, r1), on weights already in linear memory, with
+   * activations from prepare() (current ones, in `type`'s layout) or from prepareActivations (copied in).
+   */
+  matmul(type: GgmlType, w: number, rows: number, cols: number, act: PreparedActivations | WasmActivations, y: Float32Array, r0 = 0, r1 = rows): void {
     const fn = this.fns.get(type);
     if (!fn) throw new RangeError(`no wasm kernel for ggml type ${type}`);
-    const extra = act.format === "q8_1" ? act.s : act.sums;
-    // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
-    const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
-    const qBytes = Math.ceil((split ? 2 : 1) * act.qs.length / 64) * 64;
-    const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
-    const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
     const yBytes = act.nTok * rows * 4;
-    const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
-    const buf = this.heap.memory.buffer;
-    new Int8Array(buf, base, act.qs.length).set(act.qs);
-    new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
-    if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
-    else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
-    const yPtr = base + qBytes + dBytes + eBytes;
-    const aq = base, ad = base + qBytes, ax = base + qBytes + dBytes;
-    split?.(aq, act.qs.length, ax);
+    let aq: number, ad: number, ax: number, yPtr: number;
+    if ("aq" in act) {
+      if (!this.isCurrent(act)) throw new Error("these activations were overwritten by a later prepare()");
+      if (act.layout !== this.activationLayout(type) || act.cols !== cols) throw new RangeError(`activations prepared as ${act.layout} × ${act.cols} do not fit a ${typeName(type)} matmul over ${cols} columns`);
+      ({ aq, ad, ax } = act);
+      yPtr = this.scratch(yBytes);
+    } else {
+      const extra = act.format === "q8_1" ? act.s : act.sums;
+      // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
+      const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
+      const qBytes = Math.ceil((split ? 2 : 1) * act.qs.length / 64) * 64;
+      const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
+      const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
+      const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
+      const buf = this.heap.memory.buffer;
+      new Int8Array(buf, base, act.qs.length).set(act.qs);
+      new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
+      if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+      else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+      yPtr = base + qBytes + dBytes + eBytes;
+      aq = base;
+      ad = base + qBytes;
+      ax = base + qBytes + dBytes;
+      split?.(aq, act.qs.length, ax);
+    }
     if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
       this.pool.run({ kernel: KERNEL_INDEX.get(type)!, args: [w, rows, cols, aq, ad, ax, act.nTok, yPtr], r0, r1 });
     } else {

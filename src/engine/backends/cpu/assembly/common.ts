@@ -1,5 +1,5 @@
-// Helpers shared by the matmul kernels: f16 scale conversion, horizontal reductions and the int8
-// dot product. Everything is inlined into the kernels; nothing allocates.
+// Helpers shared by the kernels: f16 scale conversion, horizontal reductions, the int8 dot product
+// and rounding to f16. Everything is inlined into the kernels; nothing allocates.
 
 // f16 -> f32 never touches an f32 subnormal: on x86 an operation with a subnormal operand takes a
 // microcode assist (~100+ cycles), and Q6_K/Q4_K block scales are often f16 subnormals. Normal
@@ -101,4 +101,26 @@ export function dot_i7_selftest(zero: i32): i32 {
   const got = dotI7(a, b);
   const want = i16x8(-32512, 32258, -127, -127, -1, 0, -128, 0);
   return i8x16.all_true(i16x8.eq(got, want)) ? 1 : 0;
+}
+
+/** f32 lanes rounded to the nearest f16 value (ties to even), as f32: exact for every input. */
+// @ts-ignore: decorator
+@inline export function roundF16x4(x: v128): v128 {
+  // f16 normals (2^-14 <= |x| < 65520): round the f32 mantissa to 10 bits in place. Almost every
+  // value is one, so the other cases are only worked out when some lane needs them.
+  const fast = v128.and(i32x4.add(i32x4.add(x, i32x4.splat(0xfff)), v128.and(i32x4.shr_u(x, 13), i32x4.splat(1))), i32x4.splat(0xffffe000));
+  const abs = v128.and(x, i32x4.splat(0x7fffffff));
+  const normal = i32x4.lt_u(i32x4.sub(abs, i32x4.splat(0x38800000)), i32x4.splat(0x477ff000 - 0x38800000));
+  if (i32x4.all_true(normal)) return fast;
+  return roundF16Rare(x, abs, fast);
+}
+
+/** roundF16x4 when some lane is not an f16 normal. */
+function roundF16Rare(x: v128, abs: v128, fast: v128): v128 {
+  // Below f16's smallest normal (2^-14): multiples of 2^-24, rounded to even by f32 nearest.
+  const sub = v128.or(f32x4.mul(f32x4.nearest(f32x4.mul(abs, f32x4.splat(16777216.0))), f32x4.splat(5.9604644775390625e-8)), v128.and(x, i32x4.splat(0x80000000)));
+  // From 65520 up, f16 rounds to infinity; infinities and NaNs stay as they are.
+  const big = v128.bitselect(x, v128.or(v128.and(x, i32x4.splat(0x80000000)), i32x4.splat(0x7f800000)), i32x4.ge_u(abs, i32x4.splat(0x7f800000)));
+  const normalOrBig = v128.bitselect(fast, big, i32x4.lt_u(abs, i32x4.splat(0x477ff000)));
+  return v128.bitselect(sub, normalOrBig, i32x4.lt_u(abs, i32x4.splat(0x38800000)));
 }

@@ -1,0 +1,77 @@
+// Activations quantised in the kernels' memory (WasmKernels.prepare) against prepareActivations (the
+// TypeScript, ggml's x86 conversions): the same quants, scales and sums bit for bit on random rows and
+// edge values, and the same matmul results, on the plain and the relaxed builds.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { quantizeTensor } from "../../../gguf/quants/quantize.js";
+import { randomNormals, seededRandom } from "../../../gguf/quants/seeded-random.js";
+import { GgmlType } from "../../../gguf/types.js";
+import { prepareActivations } from "./kernels/prepared-activations.js";
+import { WasmKernels, relaxedSimdAvailable, type WasmActivations } from "./wasm-kernels.js";
+
+/** Rows with f32 edge values: zeros, NaN, infinities, subnormals, halfway quants and sign ties. */
+function edgeRows(cols: number): Float32Array {
+  const x = new Float32Array(6 * cols);
+  const rand = seededRandom(9);
+  for (let i = 0; i < x.length; i++) x[i] = randomNormals(rand, 1, 1)[0];
+  x.fill(0, 0, cols); // an all-zero row
+  x[cols + 3] = NaN;
+  x[2 * cols + 5] = Infinity;
+  x[2 * cols + 40] = -Infinity;
+  for (let i = 3 * cols; i < 4 * cols; i++) x[i] = (i % 7) * 1e-45; // subnormals
+  // Values that land exactly halfway between two quants (amax 127 makes the multiplier 1).
+  for (let i = 4 * cols; i < 5 * cols; i++) x[i] = i % 32 === 0 ? 127 : ((i % 9) - 4) + 0.5;
+  // Equal magnitudes of both signs: the first one decides Q8_K's sign.
+  for (let i = 5 * cols; i < 6 * cols; i++) x[i] = i % 2 === 0 ? -3 : 3;
+  return x;
+}
+
+function readBack(kernels: WasmKernels, act: WasmActivations, n: number, blocks: number, sumsPerBlock: number) {
+  const buf = kernels.heap.memory.buffer;
+  return {
+    qs: new Int8Array(buf, act.aq, n).slice(),
+    d: new Float32Array(buf, act.ad, blocks).slice(),
+    sums: new Int32Array(buf, act.ax, blocks * sumsPerBlock).slice(),
+  };
+}
+
+test("Q8_0 and Q8_K activations built in wasm equal the TypeScript's bit for bit", () => {
+  const kernels = WasmKernels.load({ relaxed: false });
+  const rand = seededRandom(51);
+  for (const [type, block, sumsPerBlock] of [[GgmlType.Q4_0, 32, 1], [GgmlType.Q8_0, 32, 1], [GgmlType.Q4_K, 256, 16]] as const) {
+    for (const [nTok, cols, x] of [[1, 2048, randomNormals(rand, 2048, 1)], [3, 768, randomNormals(rand, 3 * 768, 40)], [6, 256, edgeRows(256)]] as const) {
+      const want = prepareActivations(type, x, nTok, cols, false);
+      const act = kernels.prepare(type, x, nTok, cols)!;
+      const n = nTok * cols;
+      const got = readBack(kernels, act, n, n / block, sumsPerBlock);
+      assert.deepEqual(got.qs, want.qs, `${type} ${nTok}x${cols}: quants`);
+      assert.deepEqual(got.d, want.d, `${type} ${nTok}x${cols}: scales`);
+      assert.deepEqual(got.sums, want.sums, `${type} ${nTok}x${cols}: sums`);
+    }
+  }
+  assert.equal(kernels.prepare(GgmlType.Q4_1, new Float32Array(32), 1, 32), undefined, "Q8_1 stays in JS");
+  assert.throws(() => kernels.prepare(GgmlType.Q4_K, new Float32Array(300), 1, 300), /multiple/);
+});
+
+test("matmuls on wasm-built activations equal those on the TypeScript's, and stale ones are refused", () => {
+  for (const relaxed of relaxedSimdAvailable() ? [false, true] : [false]) {
+    const kernels = WasmKernels.load({ relaxed });
+    const rand = seededRandom(52);
+    for (const type of [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
+      const rows = 37, cols = 512;
+      const w = kernels.upload(quantizeTensor(type, randomNormals(rand, rows * cols, 0.1), cols));
+      for (const nTok of [1, 5]) {
+        const x = randomNormals(rand, nTok * cols, 2);
+        const want = new Float32Array(nTok * rows), got = new Float32Array(nTok * rows);
+        kernels.matmul(type, w, rows, cols, prepareActivations(type, x, nTok, cols, false), want);
+        kernels.matmul(type, w, rows, cols, kernels.prepare(type, x, nTok, cols)!, got);
+        assert.deepEqual(got, want, `${relaxed ? "relaxed" : "plain"} ${type}, ${nTok} tokens`);
+      }
+    }
+    const x = randomNormals(rand, 512, 1);
+    const first = kernels.prepare(GgmlType.Q8_0, x, 1, 512)!;
+    kernels.prepare(GgmlType.Q8_0, x, 1, 512);
+    const w = kernels.upload(quantizeTensor(GgmlType.Q8_0, randomNormals(rand, 8 * 512, 0.1), 512));
+    assert.throws(() => kernels.matmul(GgmlType.Q8_0, w, 8, 512, first, new Float32Array(8)), /overwritten/);
+  }
+});

@@ -64,16 +64,21 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
-/** Answers 206 with the bytes of the requested range of `path`. */
-export async function sendRange(path: string, rangeHeader: string | undefined, res: ServerResponse, head: boolean): Promise<void> {
-  const { size } = await stat(path);
-  const { start, end } = parseRange(rangeHeader, size);
+/** Starts the 206 answer for bytes [start, end] of a `size`-byte model. */
+function writeRangeHead(res: ServerResponse, start: number, end: number, size: number): void {
   res.writeHead(206, {
     "content-type": "application/octet-stream",
     "content-length": end - start + 1,
     "content-range": `bytes ${start}-${end}/${size}`,
     "cache-control": "no-store",
   });
+}
+
+/** Answers 206 with the bytes of the requested range of `path`. */
+export async function sendRange(path: string, rangeHeader: string | undefined, res: ServerResponse, head: boolean): Promise<void> {
+  const { size } = await stat(path);
+  const { start, end } = parseRange(rangeHeader, size);
+  writeRangeHead(res, start, end, size);
   if (head) return void res.end();
   await new Promise<void>((resolve) => {
     const stream = createReadStream(path, { start, end });
@@ -96,16 +101,8 @@ export async function sendPeerRange(
 ): Promise<void> {
   const { start, end } = parseRange(rangeHeader, source.size);
   const length = end - start + 1;
-  const writeHead = (): void => {
-    res.writeHead(206, {
-      "content-type": "application/octet-stream",
-      "content-length": length,
-      "content-range": `bytes ${start}-${end}/${source.size}`,
-      "cache-control": "no-store",
-    });
-  };
   if (head) {
-    writeHead();
+    writeRangeHead(res, start, end, source.size);
     return void res.end();
   }
   // The page going away stops the relay.
@@ -119,7 +116,7 @@ export async function sendPeerRange(
     try {
       // The source delivers the bytes in order from the offset asked (it checks each frame's offset).
       await from.read([{ start: start + sent, length: length - sent }], async (_offset, bytes) => {
-        if (!res.headersSent) writeHead();
+        if (!res.headersSent) writeRangeHead(res, start, end, source.size);
         sent += bytes.length;
         if (!res.write(bytes)) await drained(res);
       }, gone.signal);

@@ -125,6 +125,9 @@ export interface WasmActivations {
   readonly generation: number;
 }
 
+/** `bytes` rounded up to a whole number of 64-byte cache lines, so the next piece of a region starts on one. */
+const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
 /** A region of the kernels' memory reused call after call, grown (by a fresh allocation) when too small. */
 class Region {
   private ptr = 0;
@@ -201,12 +204,12 @@ export class WasmHeap {
 
   /** Whether `bytes` more (plus room for per-call scratch) still fit under the 4 GiB limit. */
   canHold(bytes: number): boolean {
-    return Math.ceil(this.top / 64) * 64 + bytes + SCRATCH_RESERVE <= MAX_PAGES * PAGE;
+    return align64(this.top) + bytes + SCRATCH_RESERVE <= MAX_PAGES * PAGE;
   }
 
   /** Reserves `bytes` at a 64-byte aligned offset, growing the memory as needed. */
   alloc(bytes: number): number {
-    const ptr = Math.ceil(this.top / 64) * 64;
+    const ptr = align64(this.top);
     const end = ptr + bytes;
     const pages = Math.ceil(end / PAGE);
     if (pages > MAX_PAGES) throw new RangeError(`CPU kernels' memory is full: ${end} bytes exceed the 4 GiB wasm32 limit`);
@@ -352,9 +355,8 @@ export class WasmKernels {
     const n = nTok * cols;
     if (x.length < n) throw new QuantShapeError(`activations hold ${x.length} values, need ${nTok} x ${cols}`);
     const blocks = n / block;
-    const round = (b: number) => Math.ceil(b / 64) * 64;
-    const xBytes = round(n * 4), qBytes = round(layout === "q8_0-split" ? 2 * n : n), dBytes = round(blocks * 4);
-    const sBytes = round(layout === "q8_K" ? blocks * 16 * 4 : blocks * 4);
+    const xBytes = align64(n * 4), qBytes = align64(layout === "q8_0-split" ? 2 * n : n), dBytes = align64(blocks * 4);
+    const sBytes = align64(layout === "q8_K" ? blocks * 16 * 4 : blocks * 4);
     const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes);
     const aq = base + xBytes, ad = aq + qBytes, ax = ad + dBytes;
     new Float32Array(this.heap.memory.buffer, base, n).set(x.subarray(0, n));
@@ -387,9 +389,9 @@ export class WasmKernels {
       const extra = act.format === "q8_1" ? act.s : act.sums;
       // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
       const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
-      const qBytes = Math.ceil((split ? 2 : 1) * act.qs.length / 64) * 64;
-      const dBytes = Math.ceil((act.d.length * 4) / 64) * 64;
-      const eBytes = Math.ceil((extra.length * 4) / 64) * 64;
+      const qBytes = align64((split ? 2 : 1) * act.qs.length);
+      const dBytes = align64(act.d.length * 4);
+      const eBytes = align64(extra.length * 4);
       const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
       const buf = this.heap.memory.buffer;
       new Int8Array(buf, base, act.qs.length).set(act.qs);
@@ -452,7 +454,7 @@ export class WasmKernels {
    * prompt-sized batches.
    */
   siluMul(gate: Float32Array, up: Float32Array, n: number): void {
-    const bytes = Math.ceil((n * 4) / 64) * 64;
+    const bytes = align64(n * 4);
     const base = this.scratch(2 * bytes);
     const buf = this.heap.memory.buffer;
     new Float32Array(buf, base, n).set(gate.subarray(0, n));
@@ -468,7 +470,7 @@ export class WasmKernels {
   /** out = x / rms(x) * weight for `rows` rows of `width` values: ops.rmsnorm bit for bit (see assembly/norms.ts). */
   rmsnorm(x: Float32Array, weight: Float32Array, rows: number, width: number, eps: number, out: Float32Array): void {
     const n = rows * width;
-    const xBytes = Math.ceil((n * 4) / 64) * 64, wBytes = Math.ceil((width * 4) / 64) * 64;
+    const xBytes = align64(n * 4), wBytes = align64(width * 4);
     const base = this.scratch(2 * xBytes + wBytes);
     const buf = this.heap.memory.buffer;
     new Float32Array(buf, base, n).set(x.subarray(0, n));
@@ -483,7 +485,7 @@ export class WasmKernels {
    */
   rope(x: Float32Array, nTok: number, heads: number, headDim: number, cs: Float32Array, half: number, neox: boolean): void {
     const n = nTok * heads * headDim;
-    const xBytes = Math.ceil((n * 4) / 64) * 64;
+    const xBytes = align64(n * 4);
     const base = this.scratch(xBytes + cs.length * 4);
     const buf = this.heap.memory.buffer;
     new Float32Array(buf, base, n).set(x.subarray(0, n));

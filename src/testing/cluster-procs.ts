@@ -99,7 +99,8 @@ export async function streamedEvents(node: RunningNode, last: number): Promise<{
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buf = "";
-    while (events.at(-1)?.index !== last) {
+    // Read until `last` has arrived: one chunk may carry it together with events applied since.
+    while ((events.at(-1)?.index ?? -1) < last) {
       const { value, done } = await reader.read();
       if (done) break;
       buf += decoder.decode(value, { stream: true });
@@ -114,7 +115,7 @@ export async function streamedEvents(node: RunningNode, last: number): Promise<{
     clearTimeout(timer);
     abort.abort();
   }
-  return events;
+  return events.filter((e) => e.index <= last);
 }
 
 /** The event indexes a node's /events stream delivers, from 0 through `last`. */

@@ -82,6 +82,20 @@ export interface Backend {
   add(dst: Activation, src: Activation, n: number): void;
   /** Copies `elements` values from src[srcOffset..] to dst[dstOffset..] (rows in and out of a batch). */
   copy(src: Activation, srcOffset: number, dst: Activation, dstOffset: number, elements: number): void;
+  /*
+   * Optional fused forms of op sequences a layer runs. Each returns false when it cannot take this
+   * case (the caller then runs the plain ops); when it returns true the results equal the plain ops'.
+   * A GPU backend spends as much on issuing a kernel as on running a small one, so fewer kernels per
+   * token is most of its decode speed.
+   */
+  /** dst[t] += W · x[t] (matmul, then add). */
+  matmulAdd?(w: Weight, x: Activation, nTok: number, dst: Activation): boolean;
+  /** out[t] = silu(G · x[t]) * (U · x[t]) (two matmuls, then siluMul into out). */
+  matmulSwiGlu?(gate: Weight, up: Weight, x: Activation, nTok: number, out: Activation): boolean;
+  /** outs[i][t] = ws[i] · x[t] for every weight (several matmuls of the same input). */
+  matmulEach?(ws: readonly Weight[], x: Activation, nTok: number, outs: readonly Activation[]): boolean;
+  /** Rope of q's heads and k's kvHeads (the two rope calls of a layer). */
+  ropeQk?(q: Activation, k: Activation, nTok: number, heads: number, kvHeads: number, headDim: number, positions: readonly number[], rope: RopeParams): boolean;
   /** Releases what the backend holds beyond its buffers (worker threads, devices); call it when done. */
   dispose?(): Promise<void> | void;
 }

@@ -134,8 +134,9 @@ export class Transformer {
     seq.cache.length = start + nTok;
 
     if (!this.weights.output || !this.weights.outputNorm) return b.read(s.x, nTok * dim);
-    b.copy(s.x, (nTok - 1) * dim, s.last, 0, dim);
-    b.rmsnorm(s.last, this.weights.outputNorm, 1, dim, rmsEps, s.xb);
+    // Only the last row is normed and projected; a one-row chunk needs no copy to get it.
+    if (nTok > 1) b.copy(s.x, (nTok - 1) * dim, s.last, 0, dim);
+    b.rmsnorm(nTok > 1 ? s.last : s.x, this.weights.outputNorm, 1, dim, rmsEps, s.xb);
     b.matmul(this.weights.output, s.xb, 1, s.logits);
     return b.read(s.logits, vocab);
   }
@@ -227,9 +228,11 @@ export class Transformer {
     this.weights.layers.forEach((lw, l) => {
       // Attention sub-layer.
       b.rmsnorm(s.x, lw.attnNorm, nTok, dim, rmsEps, s.xb);
-      b.matmul(lw.wq, s.xb, nTok, s.q);
-      b.matmul(lw.wk, s.xb, nTok, s.k);
-      b.matmul(lw.wv, s.xb, nTok, s.v);
+      if (!b.matmulEach?.([lw.wq, lw.wk, lw.wv], s.xb, nTok, [s.q, s.k, s.v])) {
+        b.matmul(lw.wq, s.xb, nTok, s.q);
+        b.matmul(lw.wk, s.xb, nTok, s.k);
+        b.matmul(lw.wv, s.xb, nTok, s.v);
+      }
       if (lw.bq && lw.bk && lw.bv) {
         b.addBias(s.q, lw.bq, nTok);
         b.addBias(s.k, lw.bk, nTok);
@@ -239,19 +242,27 @@ export class Transformer {
         b.rmsnorm(s.q, lw.qNorm, nTok * heads, headDim, rmsEps, s.q);
         b.rmsnorm(s.k, lw.kNorm, nTok * kvHeads, headDim, rmsEps, s.k);
       }
-      b.rope(s.q, nTok, heads, headDim, positions, this.rope);
-      b.rope(s.k, nTok, kvHeads, headDim, positions, this.rope);
+      if (!b.ropeQk?.(s.q, s.k, nTok, heads, kvHeads, headDim, positions, this.rope)) {
+        b.rope(s.q, nTok, heads, headDim, positions, this.rope);
+        b.rope(s.k, nTok, kvHeads, headDim, positions, this.rope);
+      }
       attend(l);
-      b.matmul(lw.wo, s.att, nTok, s.proj);
-      b.add(s.x, s.proj, nTok * dim);
+      if (!b.matmulAdd?.(lw.wo, s.att, nTok, s.x)) {
+        b.matmul(lw.wo, s.att, nTok, s.proj);
+        b.add(s.x, s.proj, nTok * dim);
+      }
 
       // Feed-forward sub-layer (SwiGLU).
       b.rmsnorm(s.x, lw.ffnNorm, nTok, dim, rmsEps, s.xb);
-      b.matmul(lw.gate, s.xb, nTok, s.gate);
-      b.matmul(lw.up, s.xb, nTok, s.up);
-      b.siluMul(s.gate, s.up, nTok * ffn);
-      b.matmul(lw.down, s.gate, nTok, s.proj);
-      b.add(s.x, s.proj, nTok * dim);
+      if (!b.matmulSwiGlu?.(lw.gate, lw.up, s.xb, nTok, s.gate)) {
+        b.matmul(lw.gate, s.xb, nTok, s.gate);
+        b.matmul(lw.up, s.xb, nTok, s.up);
+        b.siluMul(s.gate, s.up, nTok * ffn);
+      }
+      if (!b.matmulAdd?.(lw.down, s.gate, nTok, s.x)) {
+        b.matmul(lw.down, s.gate, nTok, s.proj);
+        b.add(s.x, s.proj, nTok * dim);
+      }
     });
   }
 }

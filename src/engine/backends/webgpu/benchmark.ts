@@ -29,7 +29,7 @@ export interface MatvecRate {
 }
 
 /** Rows of random weights: a few distinct quantised rows repeated (quantising millions of values would dominate the run). */
-function weightBytes(type: GgmlType, rows: number, cols: number): Uint8Array {
+export function weightBytes(type: GgmlType, rows: number, cols: number): Uint8Array {
   const distinct = Math.min(rows, 16);
   const sample = quantizeTensor(type, randomNormals(seededRandom(7), distinct * cols, 0.05), cols);
   const rowBytes = bytesFor(type, cols);

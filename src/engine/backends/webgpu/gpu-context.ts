@@ -1,7 +1,8 @@
 // The device side of the backend: one GPUDevice, compiled pipelines, and a queue of dispatches.
 // Ops only record dispatches into one open compute pass (WebGPU orders dispatches within a pass and
-// makes each one's writes visible to the next); work is submitted when the host needs a result
-// (read), writes a buffer, or the parameter arena fills up.
+// makes each one's writes visible to the next); work is submitted every SUBMIT_EVERY dispatches, and
+// when the host needs a result (read), writes a buffer, or the parameter arena fills up. Queue order
+// keeps each slice's parameter upload after the slices before it have run.
 //
 // Every dispatch's parameters (a small uniform struct, plus variable data such as token ids or
 // positions) go into one arena buffer at 256-byte steps and are bound with dynamic offsets, so a bind
@@ -14,6 +15,12 @@ const PARAM_BYTES = 64;
 export const DATA_BYTES = 16384;
 const ARENA_BYTES = 1 << 20;
 const MAX_BIND_GROUPS = 4096;
+/**
+ * Dispatches recorded before they are submitted without waiting for a read. Recording a dispatch
+ * costs the host microseconds, so a decode step recorded whole and then submitted leaves the GPU
+ * idle for that long; slices let it start early. A submit costs about as much as a few dispatches.
+ */
+export const SUBMIT_EVERY = 16;
 
 export type BindingKind = "storage" | "read-only-storage";
 
@@ -36,15 +43,54 @@ interface Kernel {
 export type Param = number | { readonly f: number };
 export const f = (x: number): Param => ({ f: x });
 
+interface BindGroupNode {
+  group?: GPUBindGroup;
+  next?: Map<GPUBuffer, BindGroupNode>;
+}
+
+/**
+ * Bind groups by pipeline and then by each bound buffer in turn: a lookup walks a few maps keyed by
+ * the objects themselves (a string key per dispatch cost microseconds). Bind groups hold their
+ * buffers alive, so a cache shared by short-lived buffers is bounded.
+ */
+export class BindGroupCache {
+  private readonly roots = new Map<GPUComputePipeline, BindGroupNode>();
+  private size = 0;
+  constructor(private readonly limit = Infinity) {}
+
+  get(pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]): GPUBindGroup | undefined {
+    let node = this.roots.get(pipeline);
+    for (let i = 0; node && i < buffers.length; i++) node = node.next?.get(buffers[i]);
+    return node?.group;
+  }
+
+  set(pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[], group: GPUBindGroup): void {
+    if (this.size >= this.limit) this.clear();
+    let node = this.roots.get(pipeline);
+    if (!node) this.roots.set(pipeline, (node = {}));
+    for (const b of buffers) {
+      node.next ??= new Map();
+      let child = node.next.get(b);
+      if (!child) node.next.set(b, (child = {}));
+      node = child;
+    }
+    node.group = group;
+    this.size++;
+  }
+
+  clear(): void {
+    this.roots.clear();
+    this.size = 0;
+  }
+}
+
 export class WebGpuDeviceError extends Error {
   override readonly name = "WebGpuDeviceError";
 }
 
 export class GpuContext {
   private readonly kernels = new Map<string, Kernel>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
+  private readonly bindGroups = new BindGroupCache(MAX_BIND_GROUPS);
   private readonly arena: GPUBuffer;
   private readonly arenaHost = new ArrayBuffer(ARENA_BYTES + DATA_BYTES);
   private readonly arenaU32 = new Uint32Array(this.arenaHost);
@@ -57,8 +103,23 @@ export class GpuContext {
   private readonly errors: string[] = [];
   private destroyed = false;
   private readonly submitChecks: Promise<string | undefined>[] = [];
+  private scopeOpen = false;
+  /** Bytes between dispatch parameter blocks: WebGPU's dynamic offset alignment, at least 256. */
+  private readonly step: number;
+  private readonly maxGroupsPerDimension: number;
+  /** The pipeline last set in the open pass: setting it again for the next dispatch is skipped. */
+  private passPipeline?: GPUComputePipeline;
+  /** Dispatches recorded since the last submit. */
+  private pending = 0;
+  /** Dispatches and submits so far (benchmarks report them per token). */
+  dispatches = 0;
+  submits = 0;
 
-  constructor(readonly device: GPUDevice) {
+  /** submitEvery: dispatches per slice (0: submit only when the host needs a result or the arena fills). */
+  constructor(readonly device: GPUDevice, private submitEvery = SUBMIT_EVERY) {
+    const l = device.limits;
+    this.step = Math.max(256, l.minUniformBufferOffsetAlignment, l.minStorageBufferOffsetAlignment);
+    this.maxGroupsPerDimension = l.maxComputeWorkgroupsPerDimension;
     this.arena = device.createBuffer({ size: ARENA_BYTES + DATA_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.STORAGE | BufferUsage.COPY_DST });
     device.addEventListener("uncapturederror", (e) => this.errors.push((e as GPUUncapturedErrorEvent).error.message));
     void device.lost.then((info) => {
@@ -95,38 +156,21 @@ export class GpuContext {
     return k;
   }
 
-  private bufferId(b: GPUBuffer): number {
-    let id = this.bufferIds.get(b);
-    if (id === undefined) {
-      id = this.nextBufferId++;
-      this.bufferIds.set(b, id);
-    }
-    return id;
-  }
-
-  private bindGroup(k: Kernel, buffers: readonly GPUBuffer[], cache: Map<string, GPUBindGroup>): GPUBindGroup {
-    const key = `${k.spec.name}|${buffers.map((b) => this.bufferId(b)).join(",")}`;
-    const known = cache.get(key);
+  private bindGroup(k: Kernel, buffers: readonly GPUBuffer[], cache: BindGroupCache): GPUBindGroup {
+    const known = cache.get(k.pipeline, buffers);
     if (known) return known;
-    // Bind groups hold their buffers alive, so the shared cache is bounded.
-    if (cache.size >= MAX_BIND_GROUPS) cache.clear();
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, size: PARAM_BYTES } }];
     if (k.spec.data) entries.push({ binding: 1, resource: { buffer: this.arena, size: DATA_BYTES } });
     const first = entries.length;
     buffers.forEach((buffer, i) => entries.push({ binding: first + i, resource: { buffer } }));
     const group = this.device.createBindGroup({ layout: k.layout, entries });
-    cache.set(key, group);
+    cache.set(k.pipeline, buffers, group);
     return group;
   }
 
-  /** Reserves arena bytes at a 256-byte step (WebGPU's dynamic offset alignment). */
-  private offsetStep(): number {
-    return Math.max(256, this.device.limits.minUniformBufferOffsetAlignment, this.device.limits.minStorageBufferOffsetAlignment);
-  }
-
+  /** Reserves arena bytes at the dynamic offset step. */
   private reserve(bytes: number): number {
-    const step = this.offsetStep();
-    const size = Math.ceil(bytes / step) * step;
+    const size = Math.ceil(bytes / this.step) * this.step;
     if (this.arenaUsed + size > ARENA_BYTES) this.submit();
     const at = this.arenaUsed;
     this.arenaUsed += size;
@@ -140,37 +184,47 @@ export class GpuContext {
    */
   dispatch(
     spec: KernelSpec, buffers: readonly GPUBuffer[], params: readonly Param[], groups: readonly [number, number?, number?],
-    data?: Uint32Array, groupCache: Map<string, GPUBindGroup> = this.bindGroups,
+    data?: Uint32Array, groupCache: BindGroupCache = this.bindGroups,
   ): void {
     if (this.destroyed) throw new WebGpuDeviceError("the WebGPU backend was disposed");
     if (buffers.length !== spec.buffers.length) throw new RangeError(`${spec.name} takes ${spec.buffers.length} buffers, got ${buffers.length}`);
     if (params.length * 4 > PARAM_BYTES) throw new RangeError(`${spec.name}: too many parameters`);
     // WebGPU forbids binding one buffer twice in a dispatch when either binding is writable.
-    if (new Set(buffers).size !== buffers.length) throw new RangeError(`${spec.name}: the same buffer is passed twice; the WebGPU backend cannot alias its operands`);
+    for (let i = 1; i < buffers.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if (buffers[i] === buffers[j]) throw new RangeError(`${spec.name}: the same buffer is passed twice; the WebGPU backend cannot alias its operands`);
+      }
+    }
     const k = this.kernel(spec);
-    const words = data ?? new Uint32Array(0);
-    if (words.byteLength > DATA_BYTES) throw new RangeError(`${spec.name}: ${words.length} data words exceed the ${DATA_BYTES / 4} a dispatch carries`);
+    const dataBytes = spec.data ? (data?.byteLength ?? 0) : 0;
+    if (dataBytes > DATA_BYTES) throw new RangeError(`${spec.name}: ${dataBytes / 4} data words exceed the ${DATA_BYTES / 4} a dispatch carries`);
     // Parameters and data are reserved together: a reservation may submit and restart the arena.
-    const step = this.offsetStep();
-    const pOff = this.reserve(step + (spec.data ? words.byteLength : 0));
-    params.forEach((v, i) => {
-      if (typeof v === "number") this.arenaU32[pOff / 4 + i] = v;
-      else this.arenaF32[pOff / 4 + i] = v.f;
-    });
-    const offsets = [pOff];
-    if (spec.data) {
-      this.arenaU32.set(words, (pOff + step) / 4);
-      offsets.push(pOff + step);
+    const pOff = this.reserve(this.step + dataBytes);
+    const at = pOff / 4;
+    for (let i = 0; i < params.length; i++) {
+      const v = params[i];
+      if (typeof v === "number") this.arenaU32[at + i] = v;
+      else this.arenaF32[at + i] = v.f;
     }
     const pass = this.openPass();
-    pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, this.bindGroup(k, buffers, groupCache), offsets);
+    if (this.passPipeline !== k.pipeline) {
+      pass.setPipeline(k.pipeline);
+      this.passPipeline = k.pipeline;
+    }
+    const group = this.bindGroup(k, buffers, groupCache);
+    if (spec.data) {
+      if (data) this.arenaU32.set(data, (pOff + this.step) / 4);
+      pass.setBindGroup(0, group, [pOff, pOff + this.step]);
+    } else pass.setBindGroup(0, group, [pOff]);
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    // Hand recorded work to the GPU in slices, so it runs while the rest of the step is recorded.
+    this.dispatches++;
+    if (++this.pending === this.submitEvery) this.submit();
   }
 
   /** Splits `groups` workgroups over x and y within the per-dimension limit; returns [x, y]. */
   grid(groups: number): [number, number] {
-    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const max = this.maxGroupsPerDimension;
     if (groups <= max) return [Math.max(groups, 1), 1];
     const y = Math.ceil(groups / max);
     if (y > max) throw new RangeError(`${groups} workgroups exceed one dispatch`);
@@ -179,7 +233,10 @@ export class GpuContext {
 
   private openPass(): GPUComputePassEncoder {
     this.encoder ??= this.device.createCommandEncoder();
-    this.pass ??= this.encoder.beginComputePass();
+    if (!this.pass) {
+      this.pass = this.encoder.beginComputePass();
+      this.passPipeline = undefined;
+    }
     return this.pass;
   }
 
@@ -188,14 +245,26 @@ export class GpuContext {
    * scope catches validation errors of the recorded work, which the next read reports.
    */
   submit(): void {
+    this.pending = 0;
     if (!this.encoder) return;
     this.pass?.end();
     this.pass = undefined;
-    this.device.pushErrorScope("validation");
+    // One scope spans every submit up to the next read (a scope per submit cost as much as the submit).
+    if (!this.scopeOpen) {
+      this.device.pushErrorScope("validation");
+      this.scopeOpen = true;
+    }
     if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaHost, 0, this.arenaUsed);
     this.arenaUsed = 0;
     this.device.queue.submit([this.encoder.finish()]);
+    this.submits++;
     this.encoder = undefined;
+  }
+
+  /** Closes the error scope of the submits since the last read; the read awaits its verdict. */
+  private closeScope(): void {
+    if (!this.scopeOpen) return;
+    this.scopeOpen = false;
     this.submitChecks.push(this.device.popErrorScope().then((e) => e?.message));
   }
 
@@ -203,6 +272,36 @@ export class GpuContext {
   write(dst: GPUBuffer, dstOffset: number, src: ArrayBufferView): void {
     this.submit();
     this.device.queue.writeBuffer(dst, dstOffset, src.buffer, src.byteOffset, src.byteLength);
+  }
+
+  /**
+   * GPU time in seconds of the dispatches `record` makes, from timestamps written at the start and end
+   * of one compute pass holding them; undefined where the device lacks "timestamp-query". Benchmarks
+   * use it to time kernels apart from the host's cost of issuing them.
+   */
+  async gpuSeconds(record: () => void): Promise<number | undefined> {
+    if (!this.device.features.has("timestamp-query")) return undefined;
+    this.submit();
+    const querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+    const resolved = this.device.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+    this.encoder = this.device.createCommandEncoder();
+    this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    this.passPipeline = undefined;
+    // No slices inside the timed pass: a submit would end it.
+    const every = this.submitEvery;
+    this.submitEvery = 0;
+    try {
+      record();
+    } finally {
+      this.submitEvery = every;
+    }
+    this.pass.end();
+    this.pass = undefined;
+    this.encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
+    const ticks = new BigUint64Array(await this.read(resolved, 0, 16));
+    querySet.destroy();
+    resolved.destroy();
+    return Number(ticks[1] - ticks[0]) / 1e9;
   }
 
   /** Buffer → host once every recorded op has run. */
@@ -215,6 +314,7 @@ export class GpuContext {
     this.pass = undefined;
     this.encoder.copyBufferToBuffer(src, offset, staging, 0, size);
     this.submit();
+    this.closeScope();
     try {
       await staging.mapAsync(MapMode.READ, 0, size);
       const out = staging.getMappedRange(0, size).slice(0, bytes);

@@ -5,13 +5,13 @@ import { dequantizeRow } from "../../../gguf/quants/index.js";
 import { bytesFor, typeName } from "../../../gguf/types.js";
 import { chooseAdapter, openAdapter, type AdapterReport, type FoundAdapter } from "./adapters.js";
 import { BufferUsage } from "./gpu-constants.js";
-import { f, GpuContext, DATA_BYTES } from "./gpu-context.js";
+import { BindGroupCache, f, GpuContext, DATA_BYTES } from "./gpu-context.js";
 import * as K from "./kernels.js";
 import { GpuWeight, splitRows, WebGpuMemoryError, type WeightChunk } from "./weights.js";
 import { MAX_HEAD_DIM } from "./wgsl/attention.js";
 import { ELEMENTWISE_WORKGROUP } from "./wgsl/elementwise.js";
-import { isSupportedType, UnsupportedWebGpuTypeError } from "./wgsl/formats.js";
-import { TOKENS_PER_GROUP } from "./wgsl/matmul.js";
+import { isSupportedType, QUANT_FORMATS, UnsupportedWebGpuTypeError } from "./wgsl/formats.js";
+import { DEFAULT_MATVEC_SHAPE, TOKENS_PER_GROUP, type MatvecShape } from "./wgsl/matmul.js";
 import { ROW_WORKGROUP } from "./wgsl/rows.js";
 
 export { describeAdapters, adapterLine, NoWebGpuAdapterError, type AdapterReport } from "./adapters.js";
@@ -26,6 +26,14 @@ export interface WebGpuBackendOptions {
   readonly maxWeightChunkBytes?: number;
   /** Refuse to hold more than this many bytes of weights, caches and activations (a shard's budget). */
   readonly memoryLimitBytes?: number;
+  /** How decode-step matvecs are laid out (benchmarks sweep this); subgroups are used only where the adapter has them. */
+  readonly matvec?: Partial<MatvecShape>;
+  /** Ask for "timestamp-query" where the adapter has it, so gpuSeconds can time kernels (benchmarks). */
+  readonly timestamps?: boolean;
+  /** false: the fused decode kernels decline (matmulAdd and the rest return false), for comparisons. */
+  readonly fuse?: boolean;
+  /** Dispatches recorded before a submit that does not wait (0: only reads submit); benchmarks sweep it. */
+  readonly submitEvery?: number;
 }
 
 export interface WebGpuDevice extends BackendDevice {
@@ -39,7 +47,7 @@ class GpuActivation implements Activation {
 class GpuKvCache implements KvCache {
   length = 0;
   /** Bind groups of this cache's dispatches: they go when the cache (a finished sequence) is collected. */
-  readonly bindGroups = new Map<string, GPUBindGroup>();
+  readonly bindGroups = new BindGroupCache();
   constructor(readonly capacity: number, readonly kvDim: number, readonly layers: readonly { readonly k: GPUBuffer; readonly v: GPUBuffer }[]) {}
 }
 
@@ -59,10 +67,12 @@ export class WebGpuBackend implements Backend {
   private readonly allocationChecks: Promise<string | undefined>[] = [];
   private readonly factorBuffers = new WeakMap<Float32Array, GPUBuffer>();
   private readonly noFactors: GPUBuffer;
+  private shape: MatvecShape;
 
   private constructor(gpu: GPU, device: GPUDevice, readonly adapter: AdapterReport, private readonly options: WebGpuBackendOptions) {
     this.gpu = gpu;
-    this.ctx = new GpuContext(device);
+    this.ctx = new GpuContext(device, options.submitEvery);
+    this.shape = this.supportedShape({ ...DEFAULT_MATVEC_SHAPE, ...options.matvec });
     const l = device.limits;
     this.bindingLimit = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.chunkLimit = Math.min(this.bindingLimit, options.maxWeightChunkBytes ?? Infinity);
@@ -74,12 +84,55 @@ export class WebGpuBackend implements Backend {
     const found = options.adapter ?? (await chooseAdapter(options.gpu));
     const { gpu, adapter } = await openAdapter(found);
     const device = await adapter.requestDevice({
+      requiredFeatures: [
+        ...(adapter.features.has("subgroups") ? ["subgroups" as GPUFeatureName] : []),
+        ...(options.timestamps && adapter.features.has("timestamp-query") ? ["timestamp-query" as GPUFeatureName] : []),
+      ],
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,
       },
     });
     return new WebGpuBackend(gpu, device, found.report, options);
+  }
+
+  private supportedShape(shape: MatvecShape): MatvecShape {
+    return { ...shape, subgroups: shape.subgroups && this.ctx.device.features.has("subgroups") };
+  }
+
+  /** The decode-step matvec layout in use (subgroups only where the device has them). */
+  get matvecShape(): MatvecShape {
+    return this.shape;
+  }
+
+  /** Changes the matvec layout for later dispatches (the kernel benchmark sweeps layouts on one device). */
+  setMatvecShape(shape: MatvecShape): void {
+    this.shape = this.supportedShape(shape);
+  }
+
+  /** GPU seconds of the ops `record` issues (see GpuContext.gpuSeconds); undefined without timestamps. */
+  gpuSeconds(record: () => void): Promise<number | undefined> {
+    return this.ctx.gpuSeconds(record);
+  }
+
+  /** Dispatches and submits issued so far. */
+  get counts(): { readonly dispatches: number; readonly submits: number } {
+    return { dispatches: this.ctx.dispatches, submits: this.ctx.submits };
+  }
+
+  /** The device, for benchmarks that time raw WebGPU calls. */
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
+  /** Frees a weight's device buffers; it must not be used afterwards. */
+  releaseWeight(weight: Weight): void {
+    const w = weight as GpuWeight;
+    this.ctx.submit();
+    for (const c of w.chunks) {
+      this.residentBytes -= c.buffer.size;
+      c.buffer.destroy();
+    }
   }
 
   async devices(): Promise<WebGpuDevice[]> {
@@ -178,7 +231,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Elementwise dispatch over n values. */
-  private each(kernel: typeof K.ADD_KERNEL, buffers: GPUBuffer[], n: number, extra: number[] = [], groupCache?: Map<string, GPUBindGroup>): void {
+  private each(kernel: typeof K.ADD_KERNEL, buffers: GPUBuffer[], n: number, extra: number[] = [], groupCache?: BindGroupCache): void {
     if (n <= 0) return;
     const [x, y] = this.ctx.grid(Math.ceil(n / ELEMENTWISE_WORKGROUP));
     this.ctx.dispatch(kernel, buffers, [n, x, ...extra], [x, y], undefined, groupCache);
@@ -211,7 +264,11 @@ export class WebGpuBackend implements Backend {
     const { rows, rowLength } = w;
     if (x.elements < nTok * rowLength) throw new RangeError(`matmul by ${w.info.name}: x holds ${x.elements} values, needs ${nTok} × ${rowLength}`);
     if (out.elements < nTok * rows) throw new RangeError(`matmul by ${w.info.name}: out holds ${out.elements} values, needs ${nTok} × ${rows}`);
-    // A decode step (one token) gets the matvec variant, which keeps a single accumulator.
+    if (nTok === 1 && QUANT_FORMATS.has(w.info.type)) {
+      this.matvecChunks(w, x, out, "store");
+      return;
+    }
+    // A decode step (one token) of float weights gets the single-accumulator variant.
     const group = nTok === 1 ? 1 : TOKENS_PER_GROUP;
     const kernel = K.matmulKernel(w.info.type, group);
     const tokenGroups = Math.ceil(nTok / group);
@@ -219,6 +276,62 @@ export class WebGpuBackend implements Backend {
       const [gx, gy] = this.ctx.grid(chunk.rows);
       this.ctx.dispatch(kernel, [chunk.buffer, act(x), act(out)], [chunk.rows, rowLength, nTok, chunk.rowStart, rows, w.rowBytes, gx, 0], [gx, gy, tokenGroups]);
     }
+  }
+
+  /** A decode-step matvec (store or add) of every row chunk of w. */
+  private matvecChunks(w: GpuWeight, x: Activation, out: Activation, kind: "store" | "add"): void {
+    const kernel = K.matvecKernel(w.info.type, this.shape, kind);
+    for (const chunk of w.chunks) {
+      const [gx, gy] = this.ctx.grid(Math.ceil(chunk.rows / this.shape.rows));
+      this.ctx.dispatch(kernel, [chunk.buffer, act(x), act(out)], [chunk.rows, 0, 0, w.rowLength, w.rowBytes, gx, chunk.rowStart, 0, 0], [gx, gy]);
+    }
+  }
+
+  /** The fused kernels take decode steps of quantised weights held in one buffer each, sharing type and width. */
+  private fusable(ws: readonly GpuWeight[], x: Activation, nTok: number): boolean {
+    if (this.options.fuse === false || nTok !== 1) return false;
+    const { type } = ws[0].info;
+    const cols = ws[0].rowLength;
+    return QUANT_FORMATS.has(type) && x.elements >= cols && ws.every((w) => w.info.type === type && w.rowLength === cols && w.chunks.length === 1);
+  }
+
+  matmulAdd(weight: Weight, x: Activation, nTok: number, dst: Activation): boolean {
+    const w = weight as GpuWeight;
+    if (this.options.fuse === false || nTok !== 1 || !QUANT_FORMATS.has(w.info.type)) return false;
+    if (x.elements < w.rowLength || dst.elements < w.rows) throw new RangeError(`matmulAdd by ${w.info.name}: operands too small`);
+    this.matvecChunks(w, x, dst, "add");
+    return true;
+  }
+
+  matmulSwiGlu(gate: Weight, up: Weight, x: Activation, nTok: number, out: Activation): boolean {
+    const g = gate as GpuWeight;
+    const u = up as GpuWeight;
+    if (!this.fusable([g, u], x, nTok) || g.rows !== u.rows) return false;
+    if (out.elements < g.rows) throw new RangeError(`matmulSwiGlu: out holds ${out.elements} values, needs ${g.rows}`);
+    const R = this.shape.rows;
+    const [gx, gy] = this.ctx.grid(Math.ceil(g.rows / R));
+    const kernel = K.matvecKernel(g.info.type, this.shape, "swiglu");
+    this.ctx.dispatch(kernel, [g.chunks[0].buffer, u.chunks[0].buffer, act(x), act(out)], [g.rows, 0, 0, g.rowLength, g.rowBytes, gx, 0, 0, 0], [gx, gy]);
+    return true;
+  }
+
+  matmulEach(weights: readonly Weight[], x: Activation, nTok: number, outs: readonly Activation[]): boolean {
+    const ws = weights as readonly GpuWeight[];
+    if (ws.length !== 3 || outs.length !== 3 || !this.fusable(ws, x, nTok)) return false;
+    ws.forEach((w, i) => {
+      if (outs[i].elements < w.rows) throw new RangeError(`matmulEach: output ${i} holds ${outs[i].elements} values, needs ${w.rows}`);
+    });
+    const R = this.shape.rows;
+    const groups = ws.map((w) => Math.ceil(w.rows / R));
+    const [gx, gy] = this.ctx.grid(groups[0] + groups[1] + groups[2]);
+    const kernel = K.matvecKernel(ws[0].info.type, this.shape, "split3");
+    this.ctx.dispatch(
+      kernel,
+      [...ws.map((w) => w.chunks[0].buffer), act(x), ...outs.map(act)],
+      [ws[0].rows, ws[1].rows, ws[2].rows, ws[0].rowLength, ws[0].rowBytes, gx, 0, groups[0], groups[0] + groups[1]],
+      [gx, gy],
+    );
+    return true;
   }
 
   addBias(x: Activation, bias: Weight, nTok: number): void {
@@ -248,14 +361,25 @@ export class WebGpuBackend implements Backend {
   }
 
   rope(x: Activation, nTok: number, heads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
+    this.ropeDispatch(x, undefined, nTok, heads, 0, headDim, positions, rope);
+  }
+
+  ropeQk(q: Activation, k: Activation, nTok: number, heads: number, kvHeads: number, headDim: number, positions: readonly number[], rope: RopeParams): boolean {
+    if (this.options.fuse === false) return false;
+    this.ropeDispatch(q, k, nTok, heads, kvHeads, headDim, positions, rope);
+    return true;
+  }
+
+  /** Rope over x's heads, and over y's yHeads in the same dispatch when y is given. */
+  private ropeDispatch(x: Activation, y: Activation | undefined, nTok: number, heads: number, yHeads: number, headDim: number, positions: readonly number[], rope: RopeParams): void {
     if (positions.length < nTok) throw new RangeError(`rope: ${positions.length} positions for ${nTok} rows`);
     const half = rope.dims / 2;
     const thetaScale = Math.fround(Math.pow(rope.base, -2 / rope.dims));
-    const [gx, gy] = this.ctx.grid(Math.ceil((nTok * heads * half) / ROW_WORKGROUP));
+    const [gx, gy] = this.ctx.grid(Math.ceil((nTok * (heads + yHeads) * half) / ROW_WORKGROUP));
     this.ctx.dispatch(
-      K.ROPE_KERNEL,
-      [act(x), this.factors(rope)],
-      [nTok, heads, headDim, half, f(thetaScale), f(rope.freqScale), rope.style === "normal" ? 0 : 1, rope.freqFactors ? 1 : 0, gx],
+      y ? K.ROPE_PAIR_KERNEL : K.ROPE_KERNEL,
+      y ? [act(x), this.factors(rope), act(y)] : [act(x), this.factors(rope)],
+      [nTok, heads, headDim, half, f(thetaScale), f(rope.freqScale), rope.style === "normal" ? 0 : 1, rope.freqFactors ? 1 : 0, gx, yHeads],
       [gx, gy],
       Uint32Array.from(positions.slice(0, nTok)),
     );
@@ -270,10 +394,10 @@ export class WebGpuBackend implements Backend {
     if (kvHeads * headDim !== c.kvDim) throw new RangeError(`cache rows hold ${c.kvDim} values, the shape needs ${kvHeads * headDim}`);
     if (heads % kvHeads !== 0) throw new RangeError(`${heads} query heads cannot share ${kvHeads} KV heads evenly`);
     const kv = c.layers[layer];
-    this.each(K.KV_STORE_KERNEL, [act(k), act(v), kv.k, kv.v], nTok * c.kvDim, [start * c.kvDim], c.bindGroups);
     const scale = Math.fround(1 / Math.sqrt(headDim));
     const params = [start, heads, headDim, c.kvDim, heads / kvHeads, f(scale)];
-    this.ctx.dispatch(K.ATTENTION_KERNEL, [act(q), kv.k, kv.v, act(out)], params, [heads, nTok], undefined, c.bindGroups);
+    // One dispatch appends k and v to the cache and attends (see the kernel).
+    this.ctx.dispatch(K.ATTENTION_KERNEL, [act(q), act(k), act(v), kv.k, kv.v, act(out)], params, [heads, nTok], undefined, c.bindGroups);
   }
 
   siluMul(gate: Activation, up: Activation, n: number): void {

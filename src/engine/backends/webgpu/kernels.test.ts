@@ -84,6 +84,74 @@ for (const { type, cols } of MATMUL_CASES) {
   }
 }
 
+const FUSED_TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+
+/** The fused decode-step kernels on `b`, against the plain ops on the same backend: equal bit for bit. */
+async function checkFused(b: WebGpuBackend, label: string): Promise<void> {
+  for (const type of FUSED_TYPES) {
+    const cols = type === GgmlType.Q4_K || type === GgmlType.Q6_K ? 512 : 96;
+    const rand = seededRandom(type * 13 + 5);
+    const weight = (rows: number, name: string) => b.uploadWeight({ name, type, dims: [cols, rows] }, randomWeights(type, rows, cols, rand, true));
+    const x = upload(b, randomNormals(rand, cols));
+    const what = `${label} ${typeName(type)}`;
+
+    // matmul then add, against matmulAdd.
+    const w = weight(37, "w");
+    const base = randomNormals(rand, 37);
+    const plain = upload(b, base);
+    const proj = b.alloc(37);
+    b.matmul(w, x, 1, proj);
+    b.add(plain, proj, 37);
+    const fused = upload(b, base);
+    assert.equal(b.matmulAdd(w, x, 1, fused), true);
+    assert.deepEqual(await b.read(fused), await b.read(plain), `${what}: matmulAdd`);
+
+    // gate, up, silu·mul, against matmulSwiGlu.
+    const gw = weight(11, "gate");
+    const uw = weight(11, "up");
+    const g = b.alloc(11);
+    const u = b.alloc(11);
+    b.matmul(gw, x, 1, g);
+    b.matmul(uw, x, 1, u);
+    b.siluMul(g, u, 11);
+    const gu = b.alloc(11);
+    assert.equal(b.matmulSwiGlu(gw, uw, x, 1, gu), true);
+    assert.deepEqual(await b.read(gu), await b.read(g), `${what}: matmulSwiGlu`);
+
+    // Three projections of one input (odd, unequal row counts), against matmulEach.
+    const ws = [weight(13, "q"), weight(5, "k"), weight(6, "v")];
+    const plains = ws.map((wi) => {
+      const o = b.alloc(wi.info.dims[1]);
+      b.matmul(wi, x, 1, o);
+      return o;
+    });
+    const outs = ws.map((wi) => b.alloc(wi.info.dims[1]));
+    assert.equal(b.matmulEach(ws, x, 1, outs), true);
+    for (let i = 0; i < 3; i++) assert.deepEqual(await b.read(outs[i]), await b.read(plains[i]), `${what}: matmulEach output ${i}`);
+
+    // Prefill chunks are not fused: the caller runs the plain ops.
+    const x2 = upload(b, randomNormals(rand, 2 * cols));
+    assert.equal(b.matmulAdd(w, x2, 2, b.alloc(74)), false);
+  }
+}
+
+test("fused decode kernels (matmulAdd, matmulSwiGlu, matmulEach) equal the plain ops bit for bit, in every matvec shape", async () => {
+  await checkFused(gpu, `default ${JSON.stringify(gpu.matvecShape)}`);
+  const shapes = [
+    { workgroup: 64, rows: 1, subgroups: false },
+    { workgroup: 32, rows: 3, subgroups: true },
+    { workgroup: 128, rows: 8, subgroups: false },
+  ];
+  for (const shape of shapes) {
+    const b = await openWebGpu({ matvec: shape });
+    try {
+      await checkFused(b, JSON.stringify(b.matvecShape));
+    } finally {
+      await b.dispose();
+    }
+  }
+});
+
 test("embed: rows of every weight type match the CPU backend (relative 1e-6)", async () => {
   for (const { type, cols } of MATMUL_CASES) {
     const rows = 19;
@@ -134,6 +202,14 @@ test("rope: normal and NeoX, partial rotary dims, freq factors, positions up to 
     // WGSL leaves sin/cos accuracy to the implementation: llvmpipe lands within 2e-5 of the CPU's,
     // NVIDIA's Vulkan driver (H100) within 2.4e-5; 1e-4 is still far below what would change a token.
     assertClose(await run(gpu), await run(cpu), 1e-4, 1, `rope ${rope.style} dims ${rope.dims}${rope.freqFactors ? " with factors" : ""}`);
+    // Queries and keys in one dispatch equal two separate ropes bit for bit.
+    const k = randomNormals(rand, nTok * 2 * headDim);
+    const [qa, ka, qb, kb] = [x, k, x, k].map((v) => upload(gpu, v));
+    gpu.rope(qa, nTok, heads, headDim, positions, rope);
+    gpu.rope(ka, nTok, 2, headDim, positions, rope);
+    assert.equal(gpu.ropeQk(qb, kb, nTok, heads, 2, headDim, positions, rope), true);
+    assert.deepEqual(await gpu.read(qb), await gpu.read(qa), `ropeQk ${rope.style}: queries`);
+    assert.deepEqual(await gpu.read(kb), await gpu.read(ka), `ropeQk ${rope.style}: keys`);
   }
 });
 

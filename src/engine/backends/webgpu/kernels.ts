@@ -2,9 +2,9 @@
 import { GgmlType, typeName } from "../../../gguf/types.js";
 import type { KernelSpec } from "./gpu-context.js";
 import { ATTENTION } from "./wgsl/attention.js";
-import { ADD, ADD_BIAS, COPY, KV_STORE, SILU_MUL } from "./wgsl/elementwise.js";
-import { matmulShader } from "./wgsl/matmul.js";
-import { embedShader, rmsnormShader, ROPE } from "./wgsl/rows.js";
+import { ADD, ADD_BIAS, COPY, SILU_MUL } from "./wgsl/elementwise.js";
+import { MATVEC_WEIGHTS, matmulShader, matvecShader, type MatvecKind, type MatvecShape } from "./wgsl/matmul.js";
+import { embedShader, rmsnormShader, ropeShader } from "./wgsl/rows.js";
 
 const RW = "storage" as const;
 const RO = "read-only-storage" as const;
@@ -13,11 +13,12 @@ export const SILU_MUL_KERNEL: KernelSpec = { name: "silu_mul", code: SILU_MUL, b
 export const ADD_KERNEL: KernelSpec = { name: "add", code: ADD, buffers: [RW, RW] };
 export const ADD_BIAS_KERNEL: KernelSpec = { name: "add_bias", code: ADD_BIAS, buffers: [RW, RO] };
 export const COPY_KERNEL: KernelSpec = { name: "copy", code: COPY, buffers: [RW, RW] };
-export const KV_STORE_KERNEL: KernelSpec = { name: "kv_store", code: KV_STORE, buffers: [RW, RW, RW, RW] };
-export const ATTENTION_KERNEL: KernelSpec = { name: "attention", code: ATTENTION, buffers: [RW, RW, RW, RW] };
+export const ATTENTION_KERNEL: KernelSpec = { name: "attention", code: ATTENTION, buffers: [RW, RW, RW, RW, RW, RW] };
 export const RMSNORM_KERNEL: KernelSpec = { name: "rmsnorm", code: rmsnormShader(false), buffers: [RW, RO, RW] };
 export const RMSNORM_IN_PLACE_KERNEL: KernelSpec = { name: "rmsnorm_in_place", code: rmsnormShader(true), buffers: [RW, RO] };
-export const ROPE_KERNEL: KernelSpec = { name: "rope", code: ROPE, buffers: [RW, RO], data: true };
+export const ROPE_KERNEL: KernelSpec = { name: "rope", code: ropeShader(false), buffers: [RW, RO], data: true };
+/** Rope of queries and keys in one dispatch. */
+export const ROPE_PAIR_KERNEL: KernelSpec = { name: "rope_pair", code: ropeShader(true), buffers: [RW, RO, RW], data: true };
 
 const matmulKernels = new Map<string, KernelSpec>();
 const embedKernels = new Map<GgmlType, KernelSpec>();
@@ -28,6 +29,18 @@ export function matmulKernel(type: GgmlType, tokens: number): KernelSpec {
   let k = matmulKernels.get(name);
   if (!k) {
     k = { name, code: matmulShader(type, tokens), buffers: [RO, RW, RW] };
+    matmulKernels.set(name, k);
+  }
+  return k;
+}
+
+/** The decode-step matvec of a quantised type, in the given shape, fused as `kind` says. */
+export function matvecKernel(type: GgmlType, shape: MatvecShape, kind: MatvecKind = "store"): KernelSpec {
+  const name = `matvec_${kind}_${typeName(type)}_${shape.workgroup}x${shape.rows}${shape.subgroups ? "_sg" : ""}`;
+  let k = matmulKernels.get(name);
+  if (!k) {
+    const outs = kind === "split3" ? 3 : 1;
+    k = { name, code: matvecShader(type, shape, kind), buffers: [...Array<typeof RO>(MATVEC_WEIGHTS[kind]).fill(RO), RW, ...Array<typeof RW>(outs).fill(RW)] };
     matmulKernels.set(name, k);
   }
   return k;

@@ -1,5 +1,5 @@
-// Small kernels of the forward pass, one thread per value: silu·mul, add, add bias, copy, and storing
-// new keys and values into the f16-rounded KV cache. Large counts continue along the y grid axis.
+// Small kernels of the forward pass, one thread per value: silu·mul, add, add bias and copy; and the
+// f16 rounding of the KV cache. Large counts continue along the y grid axis.
 export const ELEMENTWISE_WORKGROUP = 256;
 
 const INDEX = `@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
@@ -48,26 +48,12 @@ ${INDEX}
   dst[p.dstOffset + i] = src[p.srcOffset + i];
 }`;
 
-/**
- * Appends nTok rows of keys and values at row `start` of one layer's cache, rounded to f16 as
- * llama.cpp's default f16 cache holds them (kept as f32 words so every GPU can read them).
- */
-export const KV_STORE = `
-struct P { n: u32, gridX: u32, offset: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> k: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> kc: array<f32>;
-@group(0) @binding(4) var<storage, read_write> vc: array<f32>;
 // Nearest-even rounding of the mantissa to f16's 10 bits, done on the bits: compilers may fold an
 // unpack(pack(x)) round trip away. Exponents outside f16's normal range take the conversion builtins.
+export const F16_ROUND = /* wgsl */ `
 fn f16round(a: f32) -> f32 {
   let bits = bitcast<u32>(a);
   let e = (bits >> 23u) & 0xffu;
   if (e >= 113u && e <= 141u) { return bitcast<f32>((bits + 0xfffu + ((bits >> 13u) & 1u)) & 0xffffe000u); }
   return unpack2x16float(pack2x16float(vec2<f32>(a, 0.0))).x;
-}
-${INDEX}
-  kc[p.offset + i] = f16round(k[i]);
-  vc[p.offset + i] = f16round(v[i]);
 }`;

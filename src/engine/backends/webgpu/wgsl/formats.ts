@@ -15,6 +15,12 @@ export interface QuantFormat {
   readonly unit: string;
   /** WGSL defining `wv: vec4<f32>`, weights 4k..4k+3 of the unit (k in 0..7). */
   readonly word: string;
+  /**
+   * The decode matvec's cheaper form, where the format allows it: `raw` defines `wq: vec4<f32>`, the
+   * unscaled quants of word k, and `sum` turns sq (the sum of wq·x over the unit) and sx (the sum of
+   * the unit's 32 activations) into the unit's dot product, so scales apply once per unit.
+   */
+  readonly factored?: { readonly raw: string; readonly sum: string };
   /** WGSL function body of `fn elem(rowBase: u32, c: u32) -> f32`: value c of the row. */
   readonly elem: string;
 }
@@ -26,6 +32,7 @@ const Q8_0: QuantFormat = {
   // f16 d, then 32 int8.
   unit: `let o = rowBase + u * 34u; let d = f16at(o);`,
   word: `let wv = i8x4(ld32(o + 2u + 4u * k)) * d;`,
+  factored: { raw: `let wq = i8x4(ld32(o + 2u + 4u * k));`, sum: `d * sq` },
   elem: `let o = rowBase + (c >> 5u) * 34u; return i8of(ld8(o + 2u + (c & 31u))) * f16at(o);`,
 };
 
@@ -36,6 +43,7 @@ const Q4_0: QuantFormat = {
   // f16 d, then 16 bytes: value j is the low nibble of byte j, value j+16 its high nibble.
   unit: `let o = rowBase + u * 18u; let d = f16at(o);`,
   word: `let wv = (u8x4((ld32(o + 2u + 4u * (k & 3u)) >> select(0u, 4u, k >= 4u)) & 0x0f0f0f0fu) - 8.0) * d;`,
+  factored: { raw: `let wq = u8x4((ld32(o + 2u + 4u * (k & 3u)) >> select(0u, 4u, k >= 4u)) & 0x0f0f0f0fu);`, sum: `d * (sq - 8.0 * sx)` },
   elem: `let o = rowBase + (c >> 5u) * 18u; let j = c & 31u; let b = ld8(o + 2u + (j & 15u));
     return (f32(select(b & 15u, b >> 4u, j >= 16u)) - 8.0) * f16at(o);`,
 };
@@ -49,7 +57,9 @@ const Q4_K: QuantFormat = {
   unit: `let o = rowBase + (u >> 3u) * 144u; let j = u & 7u;
     let d = f16at(o) * kScale(o + 4u, j); let m = f16at(o + 2u) * kMin(o + 4u, j);
     let qo = o + 16u + 32u * (j >> 1u); let sh = (j & 1u) * 4u;`,
-  word: `let wv = u8x4((ld32(qo + 4u * k) >> sh) & 0x0f0f0f0fu) * d - m;`,
+  // Blocks are 144 bytes, so rows and every field here start on a 4-byte boundary.
+  word: `let wv = u8x4((ld32a(qo + 4u * k) >> sh) & 0x0f0f0f0fu) * d - m;`,
+  factored: { raw: `let wq = u8x4((ld32a(qo + 4u * k) >> sh) & 0x0f0f0f0fu);`, sum: `d * sq - m * sx` },
   elem: `let o = rowBase + (c >> 8u) * 144u; let i = c & 255u; let j = i >> 5u;
     let b = ld8(o + 16u + 32u * (j >> 1u) + (i & 31u)); let q = f32(select(b & 15u, b >> 4u, (j & 1u) == 1u));
     return f16at(o) * kScale(o + 4u, j) * q - f16at(o + 2u) * kMin(o + 4u, j);`,

@@ -39,12 +39,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * theta_scale once per pair, in f32), then reduced to [-pi/4, pi/4] before sin and cos: shader sin/cos
  * are only accurate near zero, and positions reach thousands of radians.
  */
-export const ROPE = `
-struct P { nTok: u32, heads: u32, headDim: u32, half: u32, thetaScale: f32, freqScale: f32, neox: u32, hasFactors: u32, gridX: u32 }
+export function ropeShader(pair: boolean): string {
+  return `
+struct P { nTok: u32, heads: u32, headDim: u32, half: u32, thetaScale: f32, freqScale: f32, neox: u32, hasFactors: u32, gridX: u32, yHeads: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> positions: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
 @group(0) @binding(3) var<storage, read> factors: array<f32>;
+${pair ? "@group(0) @binding(4) var<storage, read_write> y: array<f32>;" : ""}
 fn sincos(a: f32) -> vec2<f32> {
   // Cody-Waite reduction by pi/2 in three parts, then polynomials on [-pi/4, pi/4].
   let j = round(a * 0.63661977236758134);
@@ -62,9 +64,9 @@ fn sincos(a: f32) -> vec2<f32> {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = (wid.y * p.gridX + wid.x) * ${ROW_WORKGROUP}u + lid;
   let i = g % p.half;
-  let th = g / p.half;
-  if (th >= p.nTok * p.heads) { return; }
-  let t = th / p.heads;
+  let xRows = p.nTok * p.heads;
+  var th = g / p.half;
+  ${pair ? "let inY = th >= xRows;\n  if (inY) { th -= xRows; }\n  if (th >= p.nTok * select(p.heads, p.yHeads, inY)) { return; }\n  let t = th / select(p.heads, p.yHeads, inY);" : "if (th >= xRows) { return; }\n  let t = th / p.heads;"}
   var theta = f32(positions[t]);
   for (var k = 0u; k < i; k++) { theta = theta * p.thetaScale; }
   var f = 1.0;
@@ -74,11 +76,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var a = base + 2u * i;
   var b = a + 1u;
   if (p.neox != 0u) { a = base + i; b = a + p.half; }
+  ${pair ? `if (inY) {
+    let y0 = y[a];
+    let y1 = y[b];
+    y[a] = y0 * sc.y - y1 * sc.x;
+    y[b] = y0 * sc.x + y1 * sc.y;
+    return;
+  }` : ""}
   let x0 = x[a];
   let x1 = x[b];
   x[a] = x0 * sc.y - x1 * sc.x;
   x[b] = x0 * sc.x + x1 * sc.y;
 }`;
+}
 
 /** out[pairs[2n], :] = row pairs[2n+1] of this table chunk, for n < count. */
 export function embedShader(type: GgmlType): string {

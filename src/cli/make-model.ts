@@ -5,7 +5,7 @@ import { openGguf } from "../gguf/reader.js";
 import { writeGguf } from "../gguf/writer.js";
 import { GgmlType } from "../gguf/types.js";
 import { isArchitecture, SUPPORTED_ARCHITECTURES } from "../engine/config.js";
-import { randomModelSpec } from "../models/random-model.js";
+import { randomModelSpecParallel } from "../models/random-model-parallel.js";
 import { buildSyntheticVocab } from "../tokenizer/synth.js";
 import { CliError, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, requireFile } from "./args.js";
 
@@ -69,7 +69,7 @@ export async function makeModelCommand(argv: string[]): Promise<number> {
 
   let spec;
   try {
-    spec = randomModelSpec({
+    spec = await randomModelSpecParallel({
       arch,
       type,
       dim,

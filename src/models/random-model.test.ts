@@ -9,7 +9,9 @@ import { Rng } from "../engine/sampler.js";
 import { buildSyntheticVocab } from "../tokenizer/synth.js";
 import { tokenizerFromGguf } from "../tokenizer/index.js";
 import { TokenizerError } from "../tokenizer/errors.js";
-import { randomModelSpec } from "./random-model.js";
+import { gaussianRange, randomModelSpec } from "./random-model.js";
+import { randomModelSpecParallel } from "./random-model-parallel.js";
+import { mulberry32 } from "../random/mulberry32.js";
 
 const vocab = buildSyntheticVocab("gpt2", { size: 400, seed: 3 });
 const spec = (seed: number) =>
@@ -19,6 +21,30 @@ test("the same seed writes the same bytes; another seed other weights", () => {
   const a = encodeGguf(spec(5));
   assert.deepEqual(a, encodeGguf(spec(5)));
   assert.notDeepEqual(a, encodeGguf(spec(6)));
+});
+
+test("any range of the Gaussian stream, odd starts included, equals the same values drawn in order", () => {
+  // Box–Muller in order, as the generator has always drawn: pair j from uniform draws 2j and 2j+1.
+  const rng = mulberry32(42);
+  const inOrder = new Float32Array(1001);
+  for (let i = 0; i < inOrder.length; i += 2) {
+    const u = 1 - rng();
+    const v = rng();
+    const r = Math.sqrt(-2 * Math.log(u));
+    inOrder[i] = 1 + r * Math.cos(2 * Math.PI * v) * 0.5;
+    if (i + 1 < inOrder.length) inOrder[i + 1] = 1 + r * Math.sin(2 * Math.PI * v) * 0.5;
+  }
+  const all = gaussianRange(42, 0, 1001, 0.5, 1);
+  assert.deepEqual(all, inOrder);
+  for (const [start, count] of [[0, 1], [1, 1], [1, 10], [7, 100], [500, 501], [999, 2]]) {
+    assert.deepEqual(gaussianRange(42, start, count, 0.5, 1), all.subarray(start, start + count), `range ${start}+${count}`);
+  }
+});
+
+test("worker threads make the same model bytes as one thread", async () => {
+  // FFN and embedding matrices above the size that goes to workers, with norms, biases and head norms between them.
+  const o = { arch: "qwen3" as const, type: GgmlType.Q8_0, dim: 256, layers: 2, heads: 4, kvHeads: 2, ffn: 512, headDim: 64, contextLength: 64, seed: 11, tokenizer: vocab, ropeFreqs: true };
+  assert.deepEqual(encodeGguf(await randomModelSpecParallel(o, 2)), encodeGguf(randomModelSpec(o)));
 });
 
 test("shape errors are clear", () => {

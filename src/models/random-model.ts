@@ -8,7 +8,7 @@ import type { GgufTensorSpec, GgufWriteSpec } from "../gguf/writer.js";
 import { meta } from "../gguf/writer.js";
 import { GgmlType, typeLayout, typeName } from "../gguf/types.js";
 import type { Architecture } from "../engine/config.js";
-import { Rng } from "../engine/sampler.js";
+import { mulberry32 } from "../random/mulberry32.js";
 
 export interface RandomModelOptions {
   readonly arch: Architecture;
@@ -33,22 +33,52 @@ export interface RandomModelOptions {
   readonly ropeScaleLinear?: number;
 }
 
-/** Gaussian samples from a seeded uniform source (Box–Muller). */
-class Gaussian {
-  private spare: number | undefined;
-  constructor(private readonly rng: Rng) {}
-  next(): number {
-    if (this.spare !== undefined) {
-      const s = this.spare;
-      this.spare = undefined;
-      return s;
-    }
-    const u = 1 - this.rng.next();
-    const v = this.rng.next();
+/**
+ * Gaussian samples `start` .. `start + count - 1` of the model's one stream, times `std`, plus `mean`
+ * when one is given.
+ * Sample 2j is r·cos and 2j+1 is r·sin of Box–Muller pair j, built from uniform draws 2j and 2j+1
+ * (u = 1 − draw, v = draw), so any range can be made on its own and equals the sequential stream.
+ */
+export function gaussianRange(seed: number, start: number, count: number, std: number, mean?: number): Float32Array {
+  const out = new Float32Array(count);
+  // Matrices take g·std, vectors mean + g·std even for mean 0 (which turns −0 into +0), as always.
+  const value = mean === undefined ? (g: number) => g * std : (g: number) => mean + g * std;
+  const rng = mulberry32(seed, 2 * Math.floor(start / 2));
+  for (let i = 0, at = start; i < count; ) {
+    const u = 1 - rng();
+    const v = rng();
     const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
+    if (at % 2 === 0) {
+      out[i++] = value(r * Math.cos(2 * Math.PI * v));
+      at++;
+      if (i === count) break;
+    }
+    out[i++] = value(r * Math.sin(2 * Math.PI * v));
+    at++;
   }
+  return out;
+}
+
+/** One tensor of a random model: where its values start in the seed's Gaussian stream, and their scale. */
+export interface RandomTensorPlan {
+  readonly name: string;
+  readonly dims: readonly number[];
+  /** Quantised matrices take the model's type; vectors (norms, biases) and fixed tables stay F32. */
+  readonly type: GgmlType;
+  readonly start: number;
+  readonly std: number;
+  /** Vectors only: their values are mean + g·std. */
+  readonly mean?: number;
+  /** Values that are not drawn (rope_freqs). */
+  readonly fixed?: Float32Array;
+}
+
+/** The tensor's GGUF bytes. Pure: any worker can make any tensor of the plan. */
+export function randomTensorBytes(seed: number, t: RandomTensorPlan): Uint8Array {
+  if (t.fixed) return new Uint8Array(t.fixed.buffer, t.fixed.byteOffset, t.fixed.byteLength);
+  const count = t.dims.reduce((a, b) => a * b, 1);
+  const values = gaussianRange(seed, t.start, count, t.std, t.mean);
+  return t.dims.length === 1 ? new Uint8Array(values.buffer) : quantizeMatrix(t.type, values, t.dims[0]);
 }
 
 function vocabSize(tokenizer: ReadonlyMap<string, GgufMetaValue>): number {
@@ -57,7 +87,8 @@ function vocabSize(tokenizer: ReadonlyMap<string, GgufMetaValue>): number {
   return tokens.value.length;
 }
 
-export function randomModelSpec(o: RandomModelOptions): GgufWriteSpec {
+/** Every tensor of the model, in file order, and its metadata; randomTensorBytes makes the data. */
+export function randomModelPlan(o: RandomModelOptions): { readonly tensors: readonly RandomTensorPlan[]; readonly metadata: Map<string, GgufMetaValue> } {
   const headDim = o.headDim ?? o.dim / o.heads;
   if (!Number.isInteger(headDim)) throw new RangeError(`dim ${o.dim} is not divisible by ${o.heads} heads`);
   if (o.heads % o.kvHeads !== 0) throw new RangeError(`${o.heads} heads is not a multiple of ${o.kvHeads} kv heads`);
@@ -67,18 +98,16 @@ export function randomModelSpec(o: RandomModelOptions): GgufWriteSpec {
     if (n % blockSize !== 0) throw new RangeError(`${name} = ${n} must be a multiple of ${blockSize} for ${typeName(o.type)} weights`);
   }
   const vocab = vocabSize(o.tokenizer);
-  const gauss = new Gaussian(new Rng(o.seed));
-  const tensors: GgufTensorSpec[] = [];
-
+  const tensors: RandomTensorPlan[] = [];
+  // Tensors draw from one Gaussian stream in file order.
+  let drawn = 0;
   const matrix = (name: string, cols: number, rows: number, std: number) => {
-    const data = new Float32Array(cols * rows);
-    for (let i = 0; i < data.length; i++) data[i] = gauss.next() * std;
-    tensors.push({ name, dims: [cols, rows], type: o.type, data: quantizeMatrix(o.type, data, cols) });
+    tensors.push({ name, dims: [cols, rows], type: o.type, start: drawn, std });
+    drawn += cols * rows;
   };
   const vector = (name: string, n: number, mean: number, std: number) => {
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = mean + gauss.next() * std;
-    tensors.push({ name, dims: [n], type: GgmlType.F32, data: new Uint8Array(data.buffer) });
+    tensors.push({ name, dims: [n], type: GgmlType.F32, start: drawn, std, mean });
+    drawn += n;
   };
 
   const qDim = o.heads * headDim;
@@ -112,7 +141,7 @@ export function randomModelSpec(o: RandomModelOptions): GgufWriteSpec {
     const n = headDim / 2;
     const f = new Float32Array(n);
     for (let i = 0; i < n; i++) f[i] = 1 + (7 * i) / Math.max(1, n - 1);
-    tensors.push({ name: "rope_freqs.weight", dims: [n], type: GgmlType.F32, data: new Uint8Array(f.buffer) });
+    tensors.push({ name: "rope_freqs.weight", dims: [n], type: GgmlType.F32, start: drawn, std: 0, fixed: f });
   }
 
   // llama.cpp has no "mistral" architecture: Mistral's GGUF files say "llama" and differ in shape
@@ -141,6 +170,13 @@ export function randomModelSpec(o: RandomModelOptions): GgufWriteSpec {
   }
   for (const [k, v] of o.tokenizer) metadata.set(k, v);
   return { metadata, tensors };
+}
+
+/** The whole model in memory, tensor by tensor on this thread (random-model-parallel.ts spreads the work). */
+export function randomModelSpec(o: RandomModelOptions): GgufWriteSpec {
+  const plan = randomModelPlan(o);
+  const tensors: GgufTensorSpec[] = plan.tensors.map((t) => ({ name: t.name, dims: [...t.dims], type: t.type, data: randomTensorBytes(o.seed, t) }));
+  return { metadata: plan.metadata, tensors };
 }
 
 function quantizeMatrix(type: GgmlType, data: Float32Array, cols: number): Uint8Array {

@@ -130,7 +130,8 @@ export class WebGpuBackend implements Backend {
     const w = weight as GpuWeight;
     this.ctx.submit();
     for (const c of w.chunks) {
-      this.residentBytes -= c.buffer.size;
+      // What uploadWeight charged for the chunk (its buffers are padded past that).
+      this.residentBytes -= c.rows * w.rowBytes;
       c.buffer.destroy();
     }
   }

@@ -20,11 +20,7 @@ struct P { start: u32, heads: u32, headDim: u32, kvDim: u32, group: u32, scale: 
 @group(0) @binding(5) var<storage, read_write> vc: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 ${F16_ROUND}
-// Key or value d of cached position pos: from the cache before the chunk, else from the chunk's row.
-fn key(pos: u32, off: u32) -> f32 {
-  if (pos < p.start) { return kc[pos * p.kvDim + off]; }
-  return f16round(kn[(pos - p.start) * p.kvDim + off]);
-}
+// Value off of position pos: from the cache before the chunk, else from the chunk's own row.
 fn value(pos: u32, off: u32) -> f32 {
   if (pos < p.start) { return vc[pos * p.kvDim + off]; }
   return f16round(vn[(pos - p.start) * p.kvDim + off]);
@@ -61,7 +57,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let kBase = pos * p.kvDim + kvOff;
         for (var d = 0u; d < p.headDim; d++) { dotp += qs[d] * kc[kBase + d]; }
       } else {
-        for (var d = 0u; d < p.headDim; d++) { dotp += qs[d] * key(pos, kvOff + d); }
+        let nBase = (pos - p.start) * p.kvDim + kvOff;
+        for (var d = 0u; d < p.headDim; d++) { dotp += qs[d] * f16round(kn[nBase + d]); }
       }
       s = dotp * p.scale;
     }

@@ -52,5 +52,3 @@ export function readersOf(buffer: string, suffix: string): string {
 export function renameReaders(code: string, suffix: string): string {
   return code.replace(READER_CALL, `$1${suffix}(`);
 }
-
-export { CONVERSIONS };

@@ -1,8 +1,10 @@
-// Matmul kernels: out[t, r] = W[r] · x[t]. One workgroup computes one weight row for a group of
-// tokens (TOKENS_PER_GROUP, or 1 for the decode-step matvec), so each weight byte is dequantised once
-// per group; its threads split the row and add their partial sums in workgroup memory. Weights stay
-// in their GGUF bytes. Both variants split and add in the same order, so a row's result does not
-// depend on how many tokens share the dispatch.
+// Matmul kernels: out[t, r] = W[r] · x[t]. Weights stay in their GGUF bytes.
+// - matmulShader: one workgroup computes one weight row for a group of tokens (TOKENS_PER_GROUP, or 1
+//   for a decode step of F32/F16 weights), so each weight byte is dequantised once per group; its
+//   threads split the row and add their partial sums in workgroup memory. Both variants split and add
+//   in the same order, so a row's result does not depend on how many tokens share the dispatch.
+// - matvecShader: the decode step of quantised weights, several rows per workgroup, optionally fused
+//   with the op that follows it in a layer.
 import { GgmlType } from "../../../../gguf/types.js";
 import { BYTE_HELPERS, readersOf, renameReaders } from "./bytes.js";
 import { QUANT_FORMATS, UnsupportedWebGpuTypeError } from "./formats.js";
@@ -158,11 +160,12 @@ export function matvecShader(type: GgmlType, shape: MatvecShape, kind: MatvecKin
   if (!f) throw new UnsupportedWebGpuTypeError(type, "matvec");
   const { workgroup: WG, rows: R, subgroups } = shape;
   if (!Number.isInteger(Math.log2(WG)) || WG < 8 || R < 1) throw new RangeError(`matvec shape ${WG} threads × ${R} rows`);
-  const each = (n: number, body: (i: number) => string, sep = "\n") => Array.from({ length: n }, (_, i) => body(i)).join(sep);
+  const each = (n: number, body: (i: number) => string) => Array.from({ length: n }, (_, i) => body(i)).join("\n");
   const weights = MATVEC_WEIGHTS[kind];
   const outs = kind === "split3" ? 3 : 1;
   // Accumulators: one per row, or a gate and an up sum per row for swiglu.
-  const accs = kind === "swiglu" ? [...each(R, (i) => `g${i}`, ",").split(","), ...each(R, (i) => `u${i}`, ",").split(",")] : each(R, (i) => `a${i}`, ",").split(",");
+  const named = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
+  const accs = kind === "swiglu" ? [...named("g"), ...named("u")] : named("a");
   const suffix = (wi: number) => (wi === 0 ? "" : `_${wi}`);
   const unit = (wi: number) => renameReaders(f.unit, suffix(wi));
   const fac = f.factored;
@@ -244,7 +247,7 @@ ${reduce}
 }`;
 }
 
-/** The matmul of `type` weights for groups of `tokens` tokens (1: the matvec of a decode step). */
+/** The matmul of `type` weights for groups of `tokens` tokens (1: a decode step of float weights). */
 export function matmulShader(type: GgmlType, tokens: number): string {
   if (type === GgmlType.F32 || type === GgmlType.F16) return floatShader(type, tokens);
   return quantShader(type, tokens);

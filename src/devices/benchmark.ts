@@ -83,6 +83,7 @@ function tileInto(kernels: WasmKernels, ptr: number, tile: Uint8Array, rows: num
   for (let off = 0; off < dst.length; off += tile.length) dst.set(tile.subarray(0, Math.min(tile.length, dst.length - off)), off);
 }
 
+/** GB/s of GGUF weight bytes (the unit a model's file size is in) decoding one token over the working set. */
 function matmulGBs(kernels: WasmKernels, ptr: number, type: GgmlType, workingSet: number, passes: number): number {
   const rand = seededRandom(type * 7919);
   const tileParts: Uint8Array[] = [];
@@ -90,8 +91,11 @@ function matmulGBs(kernels: WasmKernels, ptr: number, type: GgmlType, workingSet
   const rowBytes = tileParts[0].length;
   const tile = new Uint8Array(rowBytes * TILE_ROWS);
   tileParts.forEach((row, r) => tile.set(row, r * rowBytes));
-  const rows = Math.floor(workingSet / rowBytes);
-  tileInto(kernels, ptr, tile, rows, rowBytes);
+  // The kernels keep some types in a layout of their own (Q8_0 repacked): tile that layout.
+  const keptRowBytes = kernels.weightBytes(type, 1, COLS);
+  const rows = Math.floor(workingSet / keptRowBytes);
+  kernels.writeWeight(type, ptr, tile, TILE_ROWS, COLS);
+  tileInto(kernels, ptr, kernels.heap.bytes(ptr, TILE_ROWS * keptRowBytes).slice(), rows, keptRowBytes);
   const act = prepareActivations(type, randomNormals(rand, COLS), 1, COLS);
   const y = new Float32Array(rows);
   const seconds = medianSeconds(passes, () => kernels.matmul(type, ptr, rows, COLS, act, y));

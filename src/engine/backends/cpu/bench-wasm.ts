@@ -40,7 +40,7 @@ async function fromRam(relaxed: boolean, threads: number, type: GgmlType, w: Uin
   // A memory of its own, dropped afterwards: every matrix's copies would not fit in one 4 GiB memory.
   const kernels = WasmKernels.load({ relaxed, threads });
   const copies = Math.max(1, Math.ceil(600e6 / w.length));
-  const ptrs = Array.from({ length: copies }, () => kernels.upload(w));
+  const ptrs = Array.from({ length: copies }, () => kernels.upload(type, w, rows, cols));
   const y = new Float32Array(rows);
   let best = Infinity;
   for (let pass = 0; pass < 3; pass++) {
@@ -67,8 +67,8 @@ async function main(): Promise<void> {
   for (const type of types) {
     for (const [rows, cols] of SHAPES) {
       const w = quantizeTensor(type, randomNormals(rand, rows * cols, 0.05), cols);
-      const ptr = kernels.upload(w);
-      const rptr = relaxed?.upload(w);
+      const ptr = kernels.upload(type, w, rows, cols);
+      const rptr = relaxed?.upload(type, w, rows, cols);
       const cells: string[] = [];
       for (const nTok of TOKENS) {
         const act = prepareActivations(type, randomNormals(rand, nTok * cols), nTok, cols);

@@ -1,7 +1,8 @@
-// The CPU backend: weights stay in their quantised GGUF bytes, activations are Float32Arrays.
+// The CPU backend: weights stay quantised (GGUF blocks; Q8_0 repacked with f32 scales in the wasm
+// kernels' memory), activations are Float32Arrays.
 import { cpus, totalmem } from "node:os";
 import { dequantizeRow } from "../../../gguf/quants/index.js";
-import type { GgmlType } from "../../../gguf/types.js";
+import { type GgmlType, bytesFor } from "../../../gguf/types.js";
 import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
 import { type PreparedActivations, activationFormat, matmul, prepareActivations } from "./kernels/index.js";
 import { WasmKernels, type WasmActivations } from "./wasm-kernels.js";
@@ -13,14 +14,21 @@ class CpuWeight implements Weight {
   constructor(
     readonly info: WeightInfo,
     private readonly own: Uint8Array | undefined,
-    /** Where the bytes live in the wasm kernels' memory, when they were uploaded there. */
+    /** Where the weight lives in the wasm kernels' memory (in its kernel's layout), when it was uploaded there. */
     readonly wasm?: { readonly kernels: WasmKernels; readonly ptr: number; readonly length: number },
   ) {}
-  /** The weight's bytes; a fresh view for wasm-resident weights, since memory growth detaches old ones. */
+  /** The weight's GGUF bytes (for wasm-resident weights, read back from the kernels' memory). */
   get data(): Uint8Array {
-    if (this.own) return this.own;
+    return this.own ?? this.rowBytes(0, this.rows);
+  }
+  /** GGUF bytes of rows [r0, r1): a view, or a copy where the kernels keep the weight in a layout of their own. */
+  rowBytes(r0: number, r1: number): Uint8Array {
+    if (this.own) {
+      const rowBytes = this.own.byteLength / this.rows;
+      return this.own.subarray(r0 * rowBytes, r1 * rowBytes);
+    }
     const w = this.wasm!;
-    return w.kernels.heap.bytes(w.ptr, w.length);
+    return w.kernels.weightRows(this.info.type, w.ptr, this.rowLength, r0, r1);
   }
   get bytes(): number {
     return this.own ? this.own.byteLength : this.wasm!.length;
@@ -129,8 +137,10 @@ export class CpuBackend implements Backend {
   uploadWeight(info: WeightInfo, data: Uint8Array): Weight {
     // Matrices the wasm kernels can multiply move into their memory; vectors stay as they are.
     // Past wasm32's 4 GiB, the remaining weights stay in JS memory and use the TypeScript kernels.
-    if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type) && this.wasm.canHold(data.length)) {
-      return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: this.wasm.upload(data), length: data.length });
+    if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type)) {
+      const cols = info.dims[0]!, rows = data.length / bytesFor(info.type, cols);
+      const length = this.wasm.weightBytes(info.type, rows, cols);
+      if (this.wasm.canHold(length)) return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: this.wasm.upload(info.type, data, rows, cols), length });
     }
     return new CpuWeight(info, data);
   }
@@ -154,12 +164,10 @@ export class CpuBackend implements Backend {
   embed(table: Weight, ids: readonly number[], output: Activation): void {
     const t = w(table);
     const width = t.rowLength;
-    const rowBytes = t.bytes / t.rows;
     const dst = out(output);
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new RangeError(`token id ${id} is outside the vocabulary (0..${t.rows - 1})`);
-      const row = t.data.subarray(id * rowBytes, (id + 1) * rowBytes);
-      dequantizeRow(t.info.type, row, width, dst, i * width);
+      dequantizeRow(t.info.type, t.rowBytes(id, id + 1), width, dst, i * width);
     });
   }
 
@@ -181,7 +189,7 @@ export class CpuBackend implements Backend {
     const last = this.lastPrepared;
     if (last && last.x === x && last.version === x.version && last.act.nTok === nTok && last.act.cols === cols) {
       const act = last.act;
-      if ("aq" in act ? kernels.isCurrent(act) && act.layout === kernels.activationLayout(weightType) : act.format === activationFormat(weightType)) return act;
+      if ("aq" in act ? kernels.isCurrent(act) && act.layout === kernels.activationLayout(weightType, nTok) : act.format === activationFormat(weightType)) return act;
     }
     const act = kernels.prepare(weightType, x.data, nTok, cols) ?? prepareActivations(weightType, x.data, nTok, cols, false);
     this.lastPrepared = { x, version: x.version, act };

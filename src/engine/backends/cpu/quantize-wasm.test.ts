@@ -35,6 +35,29 @@ function readBack(kernels: WasmKernels, act: WasmActivations, n: number, blocks:
   };
 }
 
+/**
+ * Q8_0 activations in the wide layout (assembly/blocks32.ts q8_widen) against the TypeScript's quants
+ * and scales: per group of four tokens and block, the four tokens' quants as i16 and their four
+ * scales; a short last group padded with zeros.
+ */
+function checkWide(kernels: WasmKernels, act: WasmActivations, qs: Int8Array, d: Float32Array, what: string): void {
+  const nb = act.cols / 32, groups = Math.ceil(act.nTok / 4);
+  const buf = kernels.heap.memory.buffer;
+  const a16 = new Int16Array(buf, act.aq, groups * nb * 4 * 32);
+  const sc = new Float32Array(buf, act.ad, groups * nb * 4);
+  for (let g = 0; g < groups; g++) {
+    for (let b = 0; b < nb; b++) {
+      for (let t = 0; t < 4; t++) {
+        const tok = 4 * g + t, slot = (g * nb + b) * 4 + t;
+        assert.equal(sc[slot], tok < act.nTok ? d[tok * nb + b] : 0, `${what}: wide scale of token ${tok}, block ${b}`);
+        for (let k = 0; k < 32; k++) {
+          assert.equal(a16[slot * 32 + k], tok < act.nTok ? qs[tok * act.cols + 32 * b + k] : 0, `${what}: wide quant ${k} of token ${tok}, block ${b}`);
+        }
+      }
+    }
+  }
+}
+
 test("Q8_0 and Q8_K activations built in wasm equal the TypeScript's bit for bit", () => {
   const kernels = WasmKernels.load({ relaxed: false });
   const rand = seededRandom(51);
@@ -43,6 +66,10 @@ test("Q8_0 and Q8_K activations built in wasm equal the TypeScript's bit for bit
       const want = prepareActivations(type, x, nTok, cols, false);
       const act = kernels.prepare(type, x, nTok, cols)!;
       const n = nTok * cols;
+      if (act.layout === "q8_0-wide") {
+        checkWide(kernels, act, want.qs, want.d, `${type} ${nTok}x${cols}`);
+        continue;
+      }
       const got = readBack(kernels, act, n, n / block, sumsPerBlock);
       assert.deepEqual(got.qs, want.qs, `${type} ${nTok}x${cols}: quants`);
       assert.deepEqual(got.d, want.d, `${type} ${nTok}x${cols}: scales`);
@@ -59,7 +86,7 @@ test("matmuls on wasm-built activations equal those on the TypeScript's, and sta
     const rand = seededRandom(52);
     for (const type of [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
       const rows = 37, cols = 512;
-      const w = kernels.upload(quantizeTensor(type, randomNormals(rand, rows * cols, 0.1), cols));
+      const w = kernels.upload(type, quantizeTensor(type, randomNormals(rand, rows * cols, 0.1), cols), rows, cols);
       for (const nTok of [1, 5]) {
         const x = randomNormals(rand, nTok * cols, 2);
         const want = new Float32Array(nTok * rows), got = new Float32Array(nTok * rows);
@@ -71,7 +98,7 @@ test("matmuls on wasm-built activations equal those on the TypeScript's, and sta
     const x = randomNormals(rand, 512, 1);
     const first = kernels.prepare(GgmlType.Q8_0, x, 1, 512)!;
     kernels.prepare(GgmlType.Q8_0, x, 1, 512);
-    const w = kernels.upload(quantizeTensor(GgmlType.Q8_0, randomNormals(rand, 8 * 512, 0.1), 512));
+    const w = kernels.upload(GgmlType.Q8_0, quantizeTensor(GgmlType.Q8_0, randomNormals(rand, 8 * 512, 0.1), 512), 8, 512);
     assert.throws(() => kernels.matmul(GgmlType.Q8_0, w, 8, 512, first, new Float32Array(8)), /overwritten/);
   }
 });

@@ -47,7 +47,7 @@ test("wasm matmuls at 2 and 3 threads equal 1 thread bit for bit", async () => {
       const cols = 2 * typeLayout(type).blockSize;
       for (const rows of [13, 37]) {
         const w = quantizeRow(type, randomNormals(rand, rows * cols, 0.1));
-        const ptrs = pools.map((k) => k.upload(w));
+        const ptrs = pools.map((k) => k.upload(type, w, rows, cols));
         for (const nTok of [1, 7]) {
           const act = prepareActivations(type, randomNormals(rand, nTok * cols), nTok, cols);
           for (const [r0, r1] of [[0, rows], [3, rows - 2]]) {
@@ -73,7 +73,7 @@ test("after dispose, matmuls run on the calling thread with the same results", a
   const k = WasmKernels.load({ threads: 2, minParallelWork: 0 });
   const rand = seededRandom(5);
   const rows = 37, cols = 256;
-  const ptr = k.upload(quantizeRow(GgmlType.Q4_K, randomNormals(rand, rows * cols, 0.1)));
+  const ptr = k.upload(GgmlType.Q4_K, quantizeRow(GgmlType.Q4_K, randomNormals(rand, rows * cols, 0.1)), rows, cols);
   const act = prepareActivations(GgmlType.Q4_K, randomNormals(rand, cols), 1, cols);
   const before = new Float32Array(rows);
   k.matmul(GgmlType.Q4_K, ptr, rows, cols, act, before);
@@ -137,7 +137,7 @@ test("a process that never disposes a threaded backend still exits, with or with
     const { GgmlType } = await import(${JSON.stringify(types)});
     const { prepareActivations } = await import(${JSON.stringify(prep)});
     const k = WasmKernels.load({ threads: 2, minParallelWork: 0 });
-    const ptr = k.upload(new Uint8Array(34 * 16));
+    const ptr = k.upload(GgmlType.Q8_0, new Uint8Array(34 * 16), 16, 32);
     const y = new Float32Array(16);
     k.matmul(GgmlType.Q8_0, ptr, 16, 32, prepareActivations(GgmlType.Q8_0, new Float32Array(32).fill(1), 1, 32), y);
     console.log("matmul done", y[15]);

@@ -17,7 +17,7 @@ import { WasmKernels, relaxedSimdAvailable } from "./wasm-kernels.js";
 const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 const ROWS = [1, 3, 8, 13];
 const BLOCKS = [1, 2, 5];
-const TOKENS = [1, 3, 32];
+const TOKENS = [1, 3, 5, 32];
 
 /** Byte offsets (within a block) of the f16 scale fields, and where a K block's dmin sits. */
 const SCALE_FIELDS: ReadonlyMap<GgmlType, readonly number[]> = new Map([
@@ -58,7 +58,7 @@ function check(kernels: WasmKernels, type: GgmlType, w: Uint8Array, rows: number
   const act = prepareActivations(type, x ?? randomNormals(rand, nTok * cols), nTok, cols);
   const want = new Float32Array(nTok * rows);
   matmulPrepared(type, w, rows, cols, act, want);
-  const ptr = kernels.upload(w);
+  const ptr = kernels.upload(type, w, rows, cols);
   const ranges: Array<[number, number]> = [[0, rows]];
   if (rows > 2) ranges.push([1, rows - 1]);
   for (const [r0, r1] of ranges) {
@@ -175,12 +175,27 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
     const extra = act.format === "q8_1" ? act.s : act.sums;
     const W = 1 << 20, AQ = W + 65536, AD = AQ + 65536, AX = AD + 65536, Y = AX + 65536;
     const buf = memory.buffer;
-    new Uint8Array(buf, W, w.length).set(w);
+    if (type === GgmlType.Q8_0) {
+      // The Q8_0 kernel reads its weights repacked, as WasmKernels.upload leaves them.
+      const RAW = Y + 3 * 65536;
+      new Uint8Array(buf, RAW, w.length).set(w);
+      (instance.exports["q8_0_pack"] as (...args: number[]) => void)(RAW, W, rows, cols);
+    } else {
+      new Uint8Array(buf, W, w.length).set(w);
+    }
     new Int8Array(buf, AQ, act.qs.length).set(act.qs);
     new Float32Array(buf, AD, act.d.length).set(act.d);
     new Uint8Array(buf, AX, extra.byteLength).set(new Uint8Array(extra.buffer, extra.byteOffset, extra.byteLength));
     const y = new Float32Array(buf, Y, nTok * rows + 16).fill(-777);
-    fn(W, rows, cols, AQ, AD, AX, nTok, Y, 2, 6);
+    // Q8_0 from Q8_WIDE_MIN_TOKENS tokens up reads its activations widened, as WasmKernels passes them.
+    const wideFrom = (instance.exports["Q8_WIDE_MIN_TOKENS"] as { readonly value: number }).value;
+    if (type === GgmlType.Q8_0 && nTok >= wideFrom) {
+      const A16 = Y + 65536, SC = A16 + 65536;
+      (instance.exports["q8_widen"] as (...args: number[]) => void)(AQ, AD, nTok, cols, A16, SC);
+      fn(W, rows, cols, A16, SC, AX, nTok, Y, 2, 6);
+    } else {
+      fn(W, rows, cols, AQ, AD, AX, nTok, Y, 2, 6);
+    }
     const want = new Float32Array(nTok * rows);
     matmulPrepared(type, w, rows, cols, act, want, 2, 6);
     for (let i = 0; i < y.length; i++) {
@@ -189,4 +204,25 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
       else assert.equal(y[i], -777, `${typeName(type)} nTok=${nTok}: y[${i}] outside rows [2, 6) was written`);
     }
   }
+});
+
+test("Q8_0 weights repacked for the kernels read back as the GGUF bytes they came from", () => {
+  const kernels = WasmKernels.load({ relaxed: false });
+  const rand = seededRandom(11);
+  for (const blocks of [1, 4, 5, 7, 18]) {
+    const rows = 6, cols = 32 * blocks;
+    const w = rawBlocks(GgmlType.Q8_0, rows, cols, rand);
+    // Every kind of f16 scale: subnormal, zero, negative zero, infinity, NaN, the largest finite.
+    const special = [0x0001, 0x03ff, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e01, 0x7bff, 0x8401];
+    special.forEach((bits, i) => {
+      const o = (i % (rows * blocks)) * 34;
+      w[o] = bits & 0xff;
+      w[o + 1] = bits >> 8;
+    });
+    const ptr = kernels.upload(GgmlType.Q8_0, w, rows, cols);
+    assert.equal(kernels.weightBytes(GgmlType.Q8_0, rows, cols), rows * blocks * 36);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, cols, 0, rows), w, `${blocks} blocks: all rows`);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, cols, 2, 5), w.subarray(2 * blocks * 34, 5 * blocks * 34), `${blocks} blocks: rows 2-4`);
+  }
+  assert.throws(() => kernels.upload(GgmlType.Q8_0, new Uint8Array(33), 1, 32), /needs 34 bytes/);
 });

@@ -1,6 +1,7 @@
 // The WebAssembly SIMD kernels (assembly/, built to dist/.../kernels.wasm) and the linear memory they
-// work in. Weights live in that memory for the model's lifetime; activations are copied into a scratch
-// region per call. JS owns the layout: a bump allocator over one growable WebAssembly.Memory.
+// work in. Weights live in that memory for the model's lifetime (as GGUF blocks, except Q8_0, repacked
+// with f32 scales: see upload); activations are copied into a scratch region per call. JS owns the
+// layout: a bump allocator over one growable WebAssembly.Memory.
 // With threads > 1 the memory is shared and a MatmulPool's workers run the same module on it, each
 // over its own range of a matmul's rows (kernels-shared.wasm: the same source, built for shared memory).
 // Where the engine runs relaxed SIMD, the kernels-relaxed*.wasm builds of the same source are used
@@ -8,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { QuantShapeError } from "../../../gguf/quants/errors.js";
-import { GgmlType, typeName } from "../../../gguf/types.js";
+import { GgmlType, bytesFor, typeName } from "../../../gguf/types.js";
 import type { PreparedActivations } from "./kernels/prepared-activations.js";
 import type { KernelCall } from "./matmul-control.js";
 import { MatmulPool } from "./matmul-pool.js";
@@ -94,6 +95,13 @@ type RopeExport = (x: number, nTok: number, heads: number, headDim: number, cs: 
 
 /** assembly/quantize.ts quantize_q8_0 and quantize_q8_k: (x, n, qs, d, sums). */
 type QuantizeExport = (x: number, n: number, qs: number, d: number, sums: number) => void;
+/** assembly/blocks32.ts q8_widen: (aq, ad, nTok, cols, a16, sc). */
+type WidenExport = (aq: number, ad: number, nTok: number, cols: number, a16: number, sc: number) => void;
+/** assembly/blocks32.ts q8_0_pack and q8_0_unpack: (src, dst, rows, cols). */
+type RepackExport = (src: number, dst: number, rows: number, cols: number) => void;
+
+/** GGUF bytes repacked per call of q8_0_pack/q8_0_unpack, through the scratch region. */
+const REPACK_CHUNK_BYTES = 1 << 20;
 
 /** The kernels that work row by row on the calling thread (silu_mul also splits across threads). */
 interface RowKernels {
@@ -102,14 +110,20 @@ interface RowKernels {
   readonly rope: RopeExport;
   readonly quantizeQ8_0: QuantizeExport;
   readonly quantizeQ8_K: QuantizeExport;
+  readonly q8Widen: WidenExport;
+  readonly q8Pack: RepackExport;
+  readonly q8Unpack: RepackExport;
+  /** Tokens from which matmul_q8_0 reads the wide layout. */
+  readonly q8WideMinTokens: number;
 }
 
 /**
  * How the kernels read a weight type's activations: Q8_0 blocks (Q4_0, Q5_0, and Q8_0 on the plain
- * build), Q8_0 rewritten as magnitudes and sign masks (Q8_0 on the relaxed build, see q8_split), or
- * Q8_K blocks (the K formats).
+ * build), Q8_0 rewritten as magnitudes and sign masks (Q8_0 on the relaxed build, see q8_split),
+ * Q8_0 widened to i16 in groups of four tokens (Q8_0 from Q8_WIDE_MIN_TOKENS tokens up, see
+ * q8_widen), or Q8_K blocks (the K formats).
  */
-export type WasmActivationLayout = "q8_0" | "q8_0-split" | "q8_K";
+export type WasmActivationLayout = "q8_0" | "q8_0-split" | "q8_0-wide" | "q8_K";
 
 /**
  * Activations quantised in the kernels' memory by WasmKernels.prepare: pointers to the quants (aq),
@@ -127,6 +141,12 @@ export interface WasmActivations {
 
 /** `bytes` rounded up to a whole number of 64-byte cache lines, so the next piece of a region starts on one. */
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
+/** Bytes of the wide layout (q8_widen) of nTok tokens of `cols` values: i16 quants, then f32 scales, tokens padded to groups of four. */
+function wideBytes(nTok: number, cols: number): { quants: number; scales: number } {
+  const padded = Math.ceil(nTok / 4) * 4;
+  return { quants: align64(padded * cols * 2), scales: align64((padded * cols / 32) * 4) };
+}
 
 /** A region of the kernels' memory reused call after call, grown (by a fresh allocation) when too small. */
 class Region {
@@ -294,6 +314,10 @@ export class WasmKernels {
       rope: exports["rope"] as RopeExport,
       quantizeQ8_0: exports["quantize_q8_0"] as QuantizeExport,
       quantizeQ8_K: exports["quantize_q8_k"] as QuantizeExport,
+      q8Widen: exports["q8_widen"] as WidenExport,
+      q8Pack: exports["q8_0_pack"] as RepackExport,
+      q8Unpack: exports["q8_0_unpack"] as RepackExport,
+      q8WideMinTokens: (exports["Q8_WIDE_MIN_TOKENS"] as { readonly value: number }).value,
     });
   }
 
@@ -317,11 +341,61 @@ export class WasmKernels {
     return this.fns.has(type);
   }
 
-  /** Copies weight bytes into linear memory once; returns their offset. */
-  upload(data: Uint8Array): number {
-    const ptr = this.heap.alloc(data.length);
-    this.heap.bytes(ptr, data.length).set(data);
+  /**
+   * Bytes a `type` weight of rows × cols takes in linear memory: its GGUF size, except Q8_0, which
+   * the kernels read repacked with f32 scales (36 bytes per 32 values instead of 34; see
+   * assembly/blocks32.ts q8_0_pack).
+   */
+  weightBytes(type: GgmlType, rows: number, cols: number): number {
+    return type === GgmlType.Q8_0 ? rows * (cols / 32) * 36 : rows * bytesFor(type, cols);
+  }
+
+  /**
+   * Copies a weight (`data`: GGUF bytes of rows × cols) into linear memory once, in the layout
+   * `type`'s kernel reads; returns its offset. Q8_0 is repacked on the way in, a megabyte at a time
+   * through the scratch region, so no second copy of the tensor is made.
+   */
+  upload(type: GgmlType, data: Uint8Array, rows: number, cols: number): number {
+    const ptr = this.heap.alloc(this.weightBytes(type, rows, cols));
+    this.writeWeight(type, ptr, data, rows, cols);
     return ptr;
+  }
+
+  /** Writes a weight as upload() does, at ptr (weightBytes(type, rows, cols) bytes already reserved there). */
+  writeWeight(type: GgmlType, ptr: number, data: Uint8Array, rows: number, cols: number): void {
+    const raw = rows * bytesFor(type, cols);
+    if (data.length !== raw) throw new QuantShapeError(`${typeName(type)} weight of ${rows} x ${cols} needs ${raw} bytes, got ${data.length}`);
+    if (type !== GgmlType.Q8_0) {
+      this.heap.bytes(ptr, data.length).set(data);
+      return;
+    }
+    const rawRow = raw / rows, packedRow = this.weightBytes(type, 1, cols);
+    const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
+    for (let r = 0; r < rows; r += chunkRows) {
+      const n = Math.min(chunkRows, rows - r);
+      const src = this.scratch(n * rawRow);
+      this.heap.bytes(src, n * rawRow).set(data.subarray(r * rawRow, (r + n) * rawRow));
+      this.rowKernels.q8Pack(src, ptr + r * packedRow, n, cols);
+    }
+  }
+
+  /**
+   * GGUF bytes of rows [r0, r1) of a weight put in linear memory by upload(): a view of that memory
+   * (valid until it next grows), or for Q8_0 a copy unpacked from the kernels' layout.
+   */
+  weightRows(type: GgmlType, ptr: number, cols: number, r0: number, r1: number): Uint8Array {
+    const rawRow = bytesFor(type, cols);
+    if (type !== GgmlType.Q8_0) return this.heap.bytes(ptr + r0 * rawRow, (r1 - r0) * rawRow);
+    const out = new Uint8Array((r1 - r0) * rawRow);
+    const packedRow = this.weightBytes(type, 1, cols);
+    const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
+    for (let r = r0; r < r1; r += chunkRows) {
+      const n = Math.min(chunkRows, r1 - r);
+      const dst = this.scratch(n * rawRow);
+      this.rowKernels.q8Unpack(ptr + r * packedRow, dst, n, cols);
+      out.set(this.heap.bytes(dst, n * rawRow), (r - r0) * rawRow);
+    }
+    return out;
   }
 
   /** Per-call memory for copies in and out; its contents last until the next call. */
@@ -329,10 +403,10 @@ export class WasmKernels {
     return this.scratchRegion.take(bytes);
   }
 
-  /** The layout `type`'s kernel reads its activations in, when prepare() can build it. */
-  activationLayout(type: GgmlType): WasmActivationLayout | undefined {
+  /** The layout `type`'s kernel reads nTok tokens of activations in, when prepare() can build it. */
+  activationLayout(type: GgmlType, nTok: number): WasmActivationLayout | undefined {
     switch (type) {
-      case GgmlType.Q8_0: return this.q8Split ? "q8_0-split" : "q8_0";
+      case GgmlType.Q8_0: return nTok >= this.rowKernels.q8WideMinTokens ? "q8_0-wide" : this.q8Split ? "q8_0-split" : "q8_0";
       case GgmlType.Q4_0:
       case GgmlType.Q5_0: return "q8_0";
       case GgmlType.Q4_K:
@@ -348,7 +422,7 @@ export class WasmKernels {
    * Undefined for types whose activations are not built here (Q4_1/Q5_1's Q8_1).
    */
   prepare(type: GgmlType, x: Float32Array, nTok: number, cols: number): WasmActivations | undefined {
-    const layout = this.activationLayout(type);
+    const layout = this.activationLayout(type, nTok);
     if (layout === undefined) return undefined;
     const block = layout === "q8_K" ? 256 : 32;
     if (cols <= 0 || cols % block !== 0) throw new QuantShapeError(`cols ${cols} is not a multiple of the activation block size ${block}`);
@@ -357,12 +431,18 @@ export class WasmKernels {
     const blocks = n / block;
     const xBytes = align64(n * 4), qBytes = align64(layout === "q8_0-split" ? 2 * n : n), dBytes = align64(blocks * 4);
     const sBytes = align64(layout === "q8_K" ? blocks * 16 * 4 : blocks * 4);
-    const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes);
+    const wide = layout === "q8_0-wide" ? wideBytes(nTok, cols) : { quants: 0, scales: 0 };
+    const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes + wide.quants + wide.scales);
     const aq = base + xBytes, ad = aq + qBytes, ax = ad + dBytes;
     new Float32Array(this.heap.memory.buffer, base, n).set(x.subarray(0, n));
     if (layout === "q8_K") this.rowKernels.quantizeQ8_K(base, n, aq, ad, ax);
     else this.rowKernels.quantizeQ8_0(base, n, aq, ad, ax);
     if (layout === "q8_0-split") this.q8Split!(aq, n, ax);
+    if (layout === "q8_0-wide") {
+      const a16 = ax + sBytes, sc = a16 + wide.quants;
+      this.rowKernels.q8Widen(aq, ad, nTok, cols, a16, sc);
+      return { layout, nTok, cols, aq: a16, ad: sc, ax, generation: ++this.generation };
+    }
     return { layout, nTok, cols, aq, ad, ax, generation: ++this.generation };
   }
 
@@ -382,27 +462,35 @@ export class WasmKernels {
     let aq: number, ad: number, ax: number, yPtr: number;
     if ("aq" in act) {
       if (!this.isCurrent(act)) throw new Error("these activations were overwritten by a later prepare()");
-      if (act.layout !== this.activationLayout(type) || act.cols !== cols) throw new RangeError(`activations prepared as ${act.layout} × ${act.cols} do not fit a ${typeName(type)} matmul over ${cols} columns`);
+      if (act.layout !== this.activationLayout(type, act.nTok) || act.cols !== cols) throw new RangeError(`activations prepared as ${act.layout} × ${act.cols} do not fit a ${typeName(type)} matmul over ${cols} columns`);
       ({ aq, ad, ax } = act);
       yPtr = this.scratch(yBytes);
     } else {
       const extra = act.format === "q8_1" ? act.s : act.sums;
+      const layout = this.activationLayout(type, act.nTok);
       // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
-      const split = type === GgmlType.Q8_0 ? this.q8Split : undefined;
+      const split = layout === "q8_0-split" ? this.q8Split : undefined;
+      const wide = layout === "q8_0-wide" ? wideBytes(act.nTok, cols) : { quants: 0, scales: 0 };
       const qBytes = align64((split ? 2 : 1) * act.qs.length);
       const dBytes = align64(act.d.length * 4);
       const eBytes = align64(extra.length * 4);
-      const base = this.scratch(qBytes + dBytes + eBytes + yBytes);
+      const base = this.scratch(qBytes + dBytes + eBytes + wide.quants + wide.scales + yBytes);
       const buf = this.heap.memory.buffer;
       new Int8Array(buf, base, act.qs.length).set(act.qs);
       new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
       if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
       else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
-      yPtr = base + qBytes + dBytes + eBytes;
+      yPtr = base + qBytes + dBytes + eBytes + wide.quants + wide.scales;
       aq = base;
       ad = base + qBytes;
       ax = base + qBytes + dBytes;
       split?.(aq, act.qs.length, ax);
+      if (layout === "q8_0-wide") {
+        const a16 = ax + eBytes, sc = a16 + wide.quants;
+        this.rowKernels.q8Widen(aq, ad, act.nTok, cols, a16, sc);
+        aq = a16;
+        ad = sc;
+      }
     }
     if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
       this.pool.run({ kernel: KERNEL_INDEX.get(type)!, args: [w, rows, cols, aq, ad, ax, act.nTok, yPtr], r0, r1 });

@@ -10,7 +10,17 @@
 // its negative a (in place of the block sums at aextra). Then (w ^ m) * |a| = w * a - (a < 0 ? |a| : 0)
 // for every int8 weight, -128 included ((w ^ m) is ~w = -w - 1 where a < 0, never out of range),
 // so a block's dot is the sum of dotI7(w ^ m, |a|) plus that block sum.
-import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./common";
+//
+// Q8_0 weights live in the kernels' memory repacked (q8_0_pack), not as GGUF blocks: each row's
+// blocks go in groups of four, a group being the four scales as f32 (16 bytes) then the four blocks'
+// quants (128 bytes); the last nb % 4 blocks follow one by one as an f32 scale and 32 quants. That is
+// 36 bytes per block instead of 34, but no f16 conversion in the loop (converting four f16 scales
+// cost about as much as the four blocks' integer dots) and the quants sit 16-byte aligned.
+//
+// Q8_0 from four tokens up (prefill, batched decode) takes its activations "wide" instead (q8_widen):
+// widened to i16 once per matmul and grouped four tokens to a block, so the tile (rowWide4) reads one
+// contiguous stream and multiplies with i32x4.dot_i16x8_s, with no sign split and no per-row widening.
+import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settle } from "./common";
 
 // Format ids; every call passes a constant, so after inlining the branches on it fold away.
 // @ts-ignore: decorator
@@ -24,9 +34,32 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
 // @ts-ignore: decorator
 @inline const Q5_1 = 4;
 
+/** Bytes per block in the kernels' memory (Q8_0: repacked, see q8_0_pack). */
 // @ts-ignore: decorator
 @inline function blockBytes(kind: i32): usize {
-  return kind == Q8_0 ? 34 : kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
+  return kind == Q8_0 ? 36 : kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
+}
+
+/** Where block j (0-3) of the group of four at g starts; for Q8_0, its quants. */
+// @ts-ignore: decorator
+@inline function blockOf(kind: i32, g: usize, j: i32): usize {
+  return kind == Q8_0 ? g + 16 + 32 * j : g + <usize>j * blockBytes(kind);
+}
+
+/** The four weight scales of the group of four blocks at g, as f32x4. */
+// @ts-ignore: decorator
+@inline function groupScales(kind: i32, g: usize): v128 {
+  return kind == Q8_0 ? v128.load(g) : f16x4At(g, blockBytes(kind));
+}
+
+/** A lone block's (past the row's last group) weight scale, and where its quants (Q8_0) or fields start. */
+// @ts-ignore: decorator
+@inline function loneScale(kind: i32, wb: usize): f32 {
+  return kind == Q8_0 ? load<f32>(wb) : f16At(wb);
+}
+// @ts-ignore: decorator
+@inline function loneBlock(kind: i32, wb: usize): usize {
+  return kind == Q8_0 ? wb + 4 : wb;
 }
 
 /** i32x4 whose lanes sum to dot(elements 0-15 as u8 in lo / 16-31 in hi, activations at a). */
@@ -53,7 +86,7 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
 /** The block's 32 quants as two byte vectors: Q8_0's signed bytes, or Q4/Q5's unsigned values (0-15 | 16-31). */
 // @ts-ignore: decorator
 @inline function quantBytes(kind: i32, wb: usize, part: i32): v128 {
-  if (kind == Q8_0) return v128.load(wb + 2 + 16 * part);
+  if (kind == Q8_0) return v128.load(wb + 16 * part);
   const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
   const v = v128.load(wb + qo);
   let n = part == 0 ? v128.and(v, i8x16.splat(0x0f)) : v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
@@ -74,15 +107,15 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   return i32x4.extadd_pairwise_i16x8_s(i16x8.add(dotI7(v128.load(a), x0), dotI7(v128.load(a, 16), x1)));
 }
 
-/** The i32x4 partial dot of the block at wb with the 32 activation quants at a (unsigned quants for Q4/Q5). */
+/** The i32x4 partial dot of the block at wb (Q8_0: its quants) with the 32 activation quants at a (unsigned quants for Q4/Q5). */
 // @ts-ignore: decorator
 @inline function blockDot(kind: i32, wb: usize, a: usize, nOff: usize): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return tokDotR(kind, quantBytes(kind, wb, 0), quantBytes(kind, wb, 1), a, nOff);
   if (kind == Q8_0) {
-    const d0 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 2), v128.load8x8_s(a));
-    const d1 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 10), v128.load8x8_s(a, 8));
-    const d2 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 18), v128.load8x8_s(a, 16));
-    const d3 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 26), v128.load8x8_s(a, 24));
+    const d0 = i32x4.dot_i16x8_s(v128.load8x8_s(wb), v128.load8x8_s(a));
+    const d1 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 8), v128.load8x8_s(a, 8));
+    const d2 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 16), v128.load8x8_s(a, 16));
+    const d3 = i32x4.dot_i16x8_s(v128.load8x8_s(wb, 24), v128.load8x8_s(a, 24));
     return i32x4.add(i32x4.add(d0, d1), i32x4.add(d2, d3));
   }
   const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
@@ -108,7 +141,7 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   let acc = f64x2.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
-    acc = f64x2.add(acc, group4(kind, wr, aq, ad, ax, f16x4At(wr, bb), nOff));
+    acc = f64x2.add(acc, group4(kind, wr, aq, ad, ax, groupScales(kind, wr), nOff));
     wr += 4 * bb;
     aq += 128;
     ad += 16;
@@ -118,19 +151,22 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
 }
 
 /**
- * Four blocks from wr against one token (quants aq, scales ad, extras ax), given the blocks' f16
- * scales dw as f32x4: the f64x2 partial sums of their scaled integer dots.
+ * The group of four blocks at wr against one token (quants aq, scales ad, extras ax), given the
+ * blocks' weight scales dw as f32x4: the f64x2 partial sums of their scaled integer dots.
  */
 // @ts-ignore: decorator
 @inline function group4(kind: i32, wr: usize, aq: usize, ad: usize, ax: usize, dw: v128, nOff: usize): v128 {
-  const bb = blockBytes(kind);
-  let s = reduce4(blockDot(kind, wr, aq, nOff), blockDot(kind, wr + bb, aq + 32, nOff), blockDot(kind, wr + 2 * bb, aq + 64, nOff), blockDot(kind, wr + 3 * bb, aq + 96, nOff));
+  const p0 = settle(blockDot(kind, blockOf(kind, wr, 0), aq, nOff));
+  const p1 = settle(blockDot(kind, blockOf(kind, wr, 1), aq + 32, nOff));
+  const p2 = settle(blockDot(kind, blockOf(kind, wr, 2), aq + 64, nOff));
+  const p3 = settle(blockDot(kind, blockOf(kind, wr, 3), aq + 96, nOff));
+  let s = reduce4(p0, p1, p2, p3);
   if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 3));
   if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 4));
   if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s = i32x4.add(s, v128.load(ax));
   let acc = scaleSums(s, f32x4.mul(dw, v128.load(ad)));
   if (kind == Q4_1 || kind == Q5_1) {
-    const ms = f32x4.mul(f16x4At(wr + 2, bb), v128.load(ax));
+    const ms = f32x4.mul(f16x4At(wr + 2, blockBytes(kind)), v128.load(ax));
     acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(ms), f64x2.promote_low_f32x4(i32x4.shuffle(ms, ms, 2, 3, 0, 1))));
   }
   return acc;
@@ -142,11 +178,11 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   const bb = blockBytes(kind);
   let sum: f64 = 0;
   for (let b = 0; b < n; b++) {
-    let s = hsum(blockDot(kind, wr, aq, nOff));
+    let s = hsum(blockDot(kind, loneBlock(kind, wr), aq, nOff));
     if (kind == Q4_0) s -= load<i32>(ax) << 3;
     if (kind == Q5_0) s -= load<i32>(ax) << 4;
     if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s += load<i32>(ax);
-    sum += <f64>(f16At(wr) * load<f32>(ad)) * <f64>s;
+    sum += <f64>(loneScale(kind, wr) * load<f32>(ad)) * <f64>s;
     if (kind == Q4_1 || kind == Q5_1) sum += <f64>(f16At(wr + 2) * load<f32>(ax));
     wr += bb;
     aq += 32;
@@ -247,10 +283,10 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   let acc0 = f64x2.splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   let b = 0, a = aq, d = ad, x = ax;
   for (; b + 4 <= nb; b += 4) {
-    acc0 = f64x2.add(acc0, group4(kind, w0, a, d, x, f16x4At(w0, bb), nOff));
-    acc1 = f64x2.add(acc1, group4(kind, w1, a, d, x, f16x4At(w1, bb), nOff));
-    acc2 = f64x2.add(acc2, group4(kind, w2, a, d, x, f16x4At(w2, bb), nOff));
-    acc3 = f64x2.add(acc3, group4(kind, w3, a, d, x, f16x4At(w3, bb), nOff));
+    acc0 = f64x2.add(acc0, group4(kind, w0, a, d, x, groupScales(kind, w0), nOff));
+    acc1 = f64x2.add(acc1, group4(kind, w1, a, d, x, groupScales(kind, w1), nOff));
+    acc2 = f64x2.add(acc2, group4(kind, w2, a, d, x, groupScales(kind, w2), nOff));
+    acc3 = f64x2.add(acc3, group4(kind, w3, a, d, x, groupScales(kind, w3), nOff));
     w0 += 4 * bb;
     w1 += 4 * bb;
     w2 += 4 * bb;
@@ -263,6 +299,147 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   store<f32>(y1, <f32>(hsum64(acc1) + tailDot(kind, w1, nb - b, a, d, x, nOff)));
   store<f32>(y2, <f32>(hsum64(acc2) + tailDot(kind, w2, nb - b, a, d, x, nOff)));
   store<f32>(y3, <f32>(hsum64(acc3) + tailDot(kind, w3, nb - b, a, d, x, nOff)));
+}
+
+/** Tokens from which matmul_q8_0 takes its activations in the wide layout (q8_widen); the JS side reads it. */
+export const Q8_WIDE_MIN_TOKENS: i32 = 4;
+
+/** Bytes of a group's activations (four tokens' i16 quants) per 32-column block. */
+// @ts-ignore: decorator
+@inline const WIDE_GROUP_BLOCK_BYTES: usize = 256;
+
+/**
+ * Groups of four tokens whose wide activations fit this many bytes are multiplied against every
+ * row before the next groups are: they then stay in the core's L2 cache while the rows stream by.
+ */
+// @ts-ignore: decorator
+@inline const WIDE_CHUNK_BYTES: usize = 768 << 10;
+
+/**
+ * Rewrites nTok tokens of Q8_0 activations (int8 quants aq, nTok x cols; f32 scales ad, one per
+ * block) in the wide layout matmul_q8_0 reads from Q8_WIDE_MIN_TOKENS tokens up: for each group of four
+ * tokens g and block b, the four tokens' 32 quants as i16 (256 bytes at a16 + (g*nb + b)*256) and
+ * their four scales (f32x4 at sc + (g*nb + b)*16). A last group short of four tokens is padded with
+ * zero quants and zero scales.
+ */
+export function q8_widen(aq: usize, ad: usize, nTok: i32, cols: i32, a16: usize, sc: usize): void {
+  const nb = cols >> 5;
+  const groups = (nTok + 3) >> 2;
+  for (let g = 0; g < groups; g++) {
+    for (let t = 0; t < 4; t++) {
+      const tok = 4 * g + t;
+      let dst = a16 + (<usize>(g * nb) << 8) + (<usize>t << 6);
+      let scd = sc + (<usize>(g * nb) << 4) + (<usize>t << 2);
+      if (tok >= nTok) {
+        for (let b = 0; b < nb; b++) {
+          v128.store(dst, i32x4.splat(0));
+          v128.store(dst, i32x4.splat(0), 16);
+          v128.store(dst, i32x4.splat(0), 32);
+          v128.store(dst, i32x4.splat(0), 48);
+          store<f32>(scd, 0);
+          dst += WIDE_GROUP_BLOCK_BYTES;
+          scd += 16;
+        }
+        continue;
+      }
+      let src = aq + <usize>tok * <usize>cols;
+      let scs = ad + (<usize>(tok * nb) << 2);
+      for (let b = 0; b < nb; b++) {
+        v128.store(dst, v128.load8x8_s(src));
+        v128.store(dst, v128.load8x8_s(src, 8), 16);
+        v128.store(dst, v128.load8x8_s(src, 16), 32);
+        v128.store(dst, v128.load8x8_s(src, 24), 48);
+        store<f32>(scd, load<f32>(scs));
+        src += 32;
+        scs += 4;
+        dst += WIDE_GROUP_BLOCK_BYTES;
+        scd += 16;
+      }
+    }
+  }
+}
+
+/** The i32x4 partial dot of a block's four i16x8 weight vectors with one token's 32 wide quants at a. */
+// @ts-ignore: decorator
+@inline function wideDot(w0: v128, w1: v128, w2: v128, w3: v128, a: usize): v128 {
+  const d0 = i32x4.dot_i16x8_s(w0, v128.load(a));
+  const d1 = i32x4.dot_i16x8_s(w1, v128.load(a, 16));
+  const d2 = i32x4.dot_i16x8_s(w2, v128.load(a, 32));
+  const d3 = i32x4.dot_i16x8_s(w3, v128.load(a, 48));
+  return settle(i32x4.add(i32x4.add(d0, d1), i32x4.add(d2, d3)));
+}
+
+/**
+ * The four tokens' integer dots (i32x4, one lane per token) of the block quants at q with the
+ * group's wide activations at a: the quants are widened once and dotted with each token in turn.
+ */
+// @ts-ignore: decorator
+@inline function wideSums(q: usize, a: usize): v128 {
+  const w0 = v128.load8x8_s(q), w1 = v128.load8x8_s(q, 8), w2 = v128.load8x8_s(q, 16), w3 = v128.load8x8_s(q, 24);
+  return reduce4(wideDot(w0, w1, w2, w3, a), wideDot(w0, w1, w2, w3, a + 64), wideDot(w0, w1, w2, w3, a + 128), wideDot(w0, w1, w2, w3, a + 192));
+}
+
+/** Tokens 0 and 1 (lo) or 2 and 3 of f64(sum) * f64(scale), from the i32x4 sums s and f32x4 scales sc. */
+// @ts-ignore: decorator
+@inline function wideTerms(s: v128, sc: v128, lo: bool): v128 {
+  if (lo) return f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(sc));
+  return f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(sc, sc, 2, 3, 0, 1)));
+}
+
+/**
+ * One Q8_0 weight row (repacked, from wr) against one group of four tokens in the wide layout
+ * (quants from a, scales from sc): one transposed reduction per block gives the four tokens' integer
+ * sums, and each token's f64 accumulator adds f64(sum) * f64(f32(d_w * d_a)) block after block, as
+ * the TypeScript kernel does. Writes the first `valid` of the four outputs at y, y + yStride, ...
+ */
+// @ts-ignore: decorator
+@inline function rowWide4(wr: usize, nb: i32, a: usize, sc: usize, y: usize, yStride: usize, valid: i32): void {
+  let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    for (let j = 0; j < 4; j++) {
+      const s = wideSums(blockOf(Q8_0, wr, j), a);
+      const scl = f32x4.mul(f32x4.splat(load<f32>(wr + 4 * j)), v128.load(sc));
+      acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
+      acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
+      a += WIDE_GROUP_BLOCK_BYTES;
+      sc += 16;
+    }
+    wr += 4 * blockBytes(Q8_0);
+  }
+  for (; b < nb; b++) {
+    const s = wideSums(loneBlock(Q8_0, wr), a);
+    const scl = f32x4.mul(f32x4.splat(loneScale(Q8_0, wr)), v128.load(sc));
+    acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
+    acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
+    a += WIDE_GROUP_BLOCK_BYTES;
+    sc += 16;
+    wr += blockBytes(Q8_0);
+  }
+  store<f32>(y, <f32>f64x2.extract_lane(acc01, 0));
+  if (valid > 1) store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
+  if (valid > 2) store<f32>(y + 2 * yStride, <f32>f64x2.extract_lane(acc23, 0));
+  if (valid > 3) store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
+}
+
+/** matmul_q8_0 from Q8_WIDE_MIN_TOKENS tokens up: activations in the wide layout (a16, sc; see q8_widen). */
+function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const rowBytes = <usize>nb * blockBytes(Q8_0);
+  const groups = (nTok + 3) >> 2;
+  const groupBytes = <usize>nb * WIDE_GROUP_BLOCK_BYTES;
+  const chunk = <i32>max<usize>(1, WIDE_CHUNK_BYTES / groupBytes);
+  const yStride = <usize>rows << 2;
+  for (let g0 = 0; g0 < groups; g0 += chunk) {
+    const g1 = min(groups, g0 + chunk);
+    for (let r = r0; r < r1; r++) {
+      const wr = w + <usize>r * rowBytes;
+      for (let g = g0; g < g1; g++) {
+        const y0 = y + (<usize>(4 * g * rows + r) << 2);
+        rowWide4(wr, nb, a16 + <usize>g * groupBytes, sc + (<usize>(g * nb) << 4), y0, yStride, min(4, nTok - 4 * g));
+      }
+    }
+  }
 }
 
 /**
@@ -279,7 +456,8 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   const tb = <usize>nb << 2;
   // Relaxed Q8_0: where the negative parts of the split activations start (see q8_split).
   const nOff = <usize>nTok * <usize>cols;
-  if (nTok < 4) {
+  // Q8_0 comes here only below Q8_WIDE_MIN_TOKENS tokens (see matmul_q8_0).
+  if (nTok < 4 || kind == Q8_0) {
     const q = (r1 - r0) >> 2;
     const qBytes = <usize>q * rowBytes;
     const yq = <usize>q << 2;
@@ -311,8 +489,10 @@ import { dotI7, f16At, f16x4At, hsum, hsum64, reduce4, scaleSums } from "./commo
   }
 }
 
+/** From Q8_WIDE_MIN_TOKENS tokens up, aq and ad hold the wide layout (q8_widen) and aextra is unused. */
 export function matmul_q8_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  matmul32(Q8_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  if (nTok >= Q8_WIDE_MIN_TOKENS) matmulWide(w, rows, cols, aq, ad, nTok, y, r0, r1);
+  else matmul32(Q8_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
 export function matmul_q4_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
@@ -329,6 +509,61 @@ export function matmul_q4_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
 
 export function matmul_q5_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   matmul32(Q5_1, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+/**
+ * Copies `rows` rows of GGUF Q8_0 blocks (`cols` values each) from src to dst in the layout the Q8_0
+ * kernels read (see the top of this file): per row, groups of four blocks as four f32 scales then the
+ * four blocks' quants, and the last cols/32 % 4 blocks each as an f32 scale then its quants. The f16
+ * scales convert exactly. dst must not overlap src.
+ */
+export function q8_0_pack(src: usize, dst: usize, rows: i32, cols: i32): void {
+  const nb = cols >> 5;
+  for (let r = 0; r < rows; r++) {
+    let b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      for (let j = 0; j < 4; j++) {
+        const blk = src + <usize>j * 34;
+        store<f32>(dst + 4 * j, f16At(blk));
+        v128.store(dst + 16 + 32 * j, v128.load(blk, 2));
+        v128.store(dst + 16 + 32 * j, v128.load(blk, 18), 16);
+      }
+      src += 136;
+      dst += 144;
+    }
+    for (; b < nb; b++) {
+      store<f32>(dst, f16At(src));
+      v128.store(dst, v128.load(src, 2), 4);
+      v128.store(dst, v128.load(src, 18), 20);
+      src += 34;
+      dst += 36;
+    }
+  }
+}
+
+/** The inverse of q8_0_pack: GGUF Q8_0 blocks at dst from the repacked rows at src (the scales came from f16, so they go back exactly). */
+export function q8_0_unpack(src: usize, dst: usize, rows: i32, cols: i32): void {
+  const nb = cols >> 5;
+  for (let r = 0; r < rows; r++) {
+    let b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      for (let j = 0; j < 4; j++) {
+        const blk = dst + <usize>j * 34;
+        store<u16>(blk, f16Bits(load<f32>(src + 4 * j)));
+        v128.store(blk, v128.load(src + 16 + 32 * j), 2);
+        v128.store(blk, v128.load(src + 16 + 32 * j, 16), 18);
+      }
+      src += 144;
+      dst += 136;
+    }
+    for (; b < nb; b++) {
+      store<u16>(dst, f16Bits(load<f32>(src)));
+      v128.store(dst, v128.load(src, 4), 2);
+      v128.store(dst, v128.load(src, 20), 18);
+      src += 36;
+      dst += 34;
+    }
+  }
 }
 
 /**

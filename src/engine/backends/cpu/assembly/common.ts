@@ -21,6 +21,18 @@
   return reinterpret<f32>(reinterpret<u32>(f) | ((h & 0x8000) << 16));
 }
 
+/** The f16 bits of x, which must be an f16 value (as f16At gives): the exact inverse of f16At. */
+export function f16Bits(x: f32): u16 {
+  const bits = reinterpret<u32>(x);
+  const sign = (bits >> 16) & 0x8000;
+  const abs = bits & 0x7fffffff;
+  let h: u32;
+  if (abs >= 0x7f800000) h = 0x7c00 | ((abs >> 13) & 0x3ff);
+  else if (abs >= 0x38800000) h = (abs - 0x38000000) >> 13;
+  else h = <u32>(reinterpret<f32>(abs) * 16777216.0);
+  return <u16>(sign | h);
+}
+
 /** Four f16 values at p, p + stride, p + 2*stride, p + 3*stride as an f32x4, exact as f16At. */
 // @ts-ignore: decorator
 @inline export function f16x4At(p: usize, stride: usize): v128 {
@@ -41,6 +53,31 @@
   const sub = f32x4.mul(f32x4.convert_i32x4_s(x), f32x4.splat(F16_SUB_STEP));
   const f = v128.bitselect(sub, normal, i32x4.lt_s(x, i32x4.splat(0x400)));
   return v128.or(f, i32x4.shl(v128.and(v, i32x4.splat(0x8000)), 16));
+}
+
+/**
+ * Written, never read by the kernels: see settle(). Exported through settled_lane so the optimiser
+ * keeps the writes.
+ */
+let settledSink: v128 = i32x4.splat(0);
+
+/**
+ * v, after making V8 compute it before the next memory access. A global write sits on the same
+ * effect chain as loads and stores, so the work feeding it cannot sink below later loads. Without
+ * this, TurboFan issues every load of an unrolled block (all rows, all blocks) first and computes
+ * the arithmetic after, which holds more vectors than x64's 16 registers and spills them to the
+ * stack; with it, each partial dot product is finished while its inputs are still in registers.
+ * Costs one store per call.
+ */
+// @ts-ignore: decorator
+@inline export function settle(v: v128): v128 {
+  settledSink = v;
+  return v;
+}
+
+/** Lane 0 of the last settled value: keeps settle()'s writes alive through the optimiser. */
+export function settled_lane(): i32 {
+  return i32x4.extract_lane(settledSink, 0);
 }
 
 /** The sum of the four i32 lanes of p. */

@@ -147,8 +147,11 @@ export function dot_i7_selftest(zero: i32): i32 {
   // value is one, so the other cases are only worked out when some lane needs them.
   const fast = v128.and(i32x4.add(i32x4.add(x, i32x4.splat(0xfff)), v128.and(i32x4.shr_u(x, 13), i32x4.splat(1))), i32x4.splat(0xffffe000));
   const abs = v128.and(x, i32x4.splat(0x7fffffff));
-  const normal = i32x4.lt_u(i32x4.sub(abs, i32x4.splat(0x38800000)), i32x4.splat(0x477ff000 - 0x38800000));
-  if (i32x4.all_true(normal)) return fast;
+  // Normal means 0x38800000 <= abs < 0x477ff000. Adding 0x80000000 - 0x38800000 (wrapping) moves that
+  // range to the lowest signed values, so one signed compare marks the lanes outside it: x64 has no
+  // unsigned compare, which V8 builds from four instructions, and any_true costs less than all_true.
+  const outside = i32x4.gt_s(i32x4.add(abs, i32x4.splat(0x47800000)), i32x4.splat(<i32>0x8effefff));
+  if (!v128.any_true(outside)) return fast;
   return roundF16Rare(x, abs, fast);
 }
 

@@ -447,7 +447,7 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
  * go four at a time (rowDot4) and the rest one at a time (rowDot), the row staying in L1 across its
  * tokens: that work is compute-bound. Below four it is bound by reading the weights, and each token
  * walks the range as four interleaved quarters (rowDotStreams); every row gets the same arithmetic
- * either way, so results do not depend on the path.
+ * either way, so results do not depend on the path. (Q8_0 from four tokens up goes to matmulWide.)
  */
 // @ts-ignore: decorator
 @inline function matmul32(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, ax: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {

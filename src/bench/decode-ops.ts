@@ -1,5 +1,6 @@
 // Where a decode step's time goes on the CPU backend: after a prompt, `--decode` single-token steps
-// with every backend operation timed (milliseconds and calls per token), and, with `--profile`, a
+// with every backend operation timed (milliseconds and calls per token; matmuls also per weight
+// shape, with the GB/s they read), and, with `--profile`, a
 // CPU profile of those steps alone (not the model load) summarised as the functions with the most
 // self time. Wasm kernels show as wasm-function[N]; the largest is the matmul kernel.
 //   npm run build && node dist/bench/decode-ops.js --model bench-out/smollm-q8_0.gguf --threads 1 --decode 64 --profile
@@ -23,9 +24,30 @@ interface Profile {
   readonly timeDeltas: readonly number[];
 }
 
-/** Wraps each timed operation of `backend` so that, while `on()` holds, its calls and time add up. */
-function timeOperations(backend: Backend, on: () => boolean): Map<string, { ms: number; calls: number }> {
-  const totals = new Map<string, { ms: number; calls: number }>();
+interface Totals {
+  ms: number;
+  calls: number;
+  /** matmul only: weight bytes read, as the backend holds them. */
+  bytes: number;
+}
+
+/** What a CPU backend's weight says about itself (rows × rowLength, bytes as held in memory). */
+interface WeightShape {
+  readonly rows: number;
+  readonly rowLength: number;
+  readonly bytes: number;
+}
+
+/**
+ * Wraps each timed operation of `backend` so that, while `on()` holds, its calls and time add up;
+ * matmuls also add up per weight shape ("matmul 2048x5632"), with the bytes they read.
+ */
+function timeOperations(backend: Backend, on: () => boolean): Map<string, Totals> {
+  const totals = new Map<string, Totals>();
+  const add = (key: string, ms: number, bytes: number) => {
+    const t = totals.get(key) ?? { ms: 0, calls: 0, bytes: 0 };
+    totals.set(key, { ms: t.ms + ms, calls: t.calls + 1, bytes: t.bytes + bytes });
+  };
   const ops = backend as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const name of TIMED) {
     const original = ops[name].bind(backend);
@@ -33,8 +55,12 @@ function timeOperations(backend: Backend, on: () => boolean): Map<string, { ms: 
       if (!on()) return original(...args);
       const t = performance.now();
       const result = original(...args);
-      const total = totals.get(name) ?? { ms: 0, calls: 0 };
-      totals.set(name, { ms: total.ms + performance.now() - t, calls: total.calls + 1 });
+      const ms = performance.now() - t;
+      add(name, ms, 0);
+      if (name === "matmul") {
+        const w = args[0] as WeightShape;
+        add(`matmul ${w.rows}x${w.rowLength}`, ms, w.bytes);
+      }
       return result;
     };
   }
@@ -96,12 +122,19 @@ async function main(): Promise<void> {
     timing = false;
     const profile = session ? ((await session.post("Profiler.stop")) as { profile: Profile }).profile : undefined;
     session?.disconnect();
-    const timed = [...totals.values()].reduce((a, b) => a + b.ms, 0);
+    const ops = [...totals].filter(([name]) => !name.includes(" "));
+    const shapes = [...totals].filter(([name]) => name.startsWith("matmul "));
+    const timed = ops.reduce((a, [, b]) => a + b.ms, 0);
     console.log(JSON.stringify({
       bench: "decode-ops", model: values.model, threads, prompt_tokens: prompt, decode_tokens: decode,
       decode_tok_s: Number((decode / (ms / 1000)).toFixed(2)),
       ms_per_token: Number((ms / decode).toFixed(2)),
-      operations: Object.fromEntries([...totals].map(([name, v]) => [name, { ms_per_token: Number((v.ms / decode).toFixed(3)), calls_per_token: v.calls / decode }])),
+      operations: Object.fromEntries(ops.map(([name, v]) => [name, { ms_per_token: Number((v.ms / decode).toFixed(3)), calls_per_token: v.calls / decode }])),
+      // Per weight shape: GB/s of the bytes the backend holds (Q8_0 on the wasm kernels: 36 per 32 values).
+      matmul_by_shape: Object.fromEntries(shapes.map(([name, v]) => [name.slice("matmul ".length), {
+        ms_per_token: Number((v.ms / decode).toFixed(3)), calls_per_token: v.calls / decode,
+        gb_s: Number((v.bytes / (v.ms / 1000) / 1e9).toFixed(2)),
+      }])),
       other_ms_per_token: Number(((ms - timed) / decode).toFixed(3)),
       ...(profile ? { self_time: selfTime(profile, 15) } : {}),
     }, null, 2));

@@ -2,11 +2,14 @@
 // kernels' memory), activations are Float32Arrays.
 import { cpus, totalmem } from "node:os";
 import { dequantizeRow } from "../../../gguf/quants/index.js";
-import { type GgmlType, bytesFor } from "../../../gguf/types.js";
+import type { GgmlType } from "../../../gguf/types.js";
 import type { Activation, AttentionShape, Backend, BackendDevice, KvCache, RopeParams, Weight, WeightInfo } from "../../backend.js";
 import { type PreparedActivations, activationFormat, matmul, prepareActivations } from "./kernels/index.js";
 import { WasmKernels, type WasmActivations } from "./wasm-kernels.js";
 import * as ops from "./ops.js";
+
+/** Rows of a weight: the product of its dimensions after the first (the row length). */
+const rowsOf = (info: WeightInfo): number => info.dims.slice(1).reduce((a, b) => a * b, 1);
 
 class CpuWeight implements Weight {
   /** Dequantised copy for small vectors (norms, biases) that every op reads as f32. */
@@ -37,7 +40,7 @@ class CpuWeight implements Weight {
     return this.info.dims[0];
   }
   get rows(): number {
-    return this.info.dims.slice(1).reduce((a, b) => a * b, 1);
+    return rowsOf(this.info);
   }
   asF32(): Float32Array {
     if (!this.f32) {
@@ -138,7 +141,7 @@ export class CpuBackend implements Backend {
     // Matrices the wasm kernels can multiply move into their memory; vectors stay as they are.
     // Past wasm32's 4 GiB, the remaining weights stay in JS memory and use the TypeScript kernels.
     if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type)) {
-      const cols = info.dims[0]!, rows = data.length / bytesFor(info.type, cols);
+      const cols = info.dims[0]!, rows = rowsOf(info);
       const length = this.wasm.weightBytes(info.type, rows, cols);
       if (this.wasm.canHold(length)) return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: this.wasm.upload(info.type, data, rows, cols), length });
     }

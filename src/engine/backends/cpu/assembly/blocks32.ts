@@ -215,6 +215,7 @@ import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settl
  * One weight row (from wr) against four tokens (quants from aq, `cols` apart; scales and extras
  * `tb` bytes apart): each block is widened to i16 once and dotted with all four, and one
  * transposed reduction gives the four block sums. Writes y, y + yStride, ... (f64 accumulators).
+ * Q4/Q5 formats only: Q8_0 batches take the wide tile (matmulWide).
  */
 // @ts-ignore: decorator
 @inline function rowDot4(kind: i32, wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize, nOff: usize): void {
@@ -226,32 +227,21 @@ import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settl
       const x0 = quantBytes(kind, wr, 0), x1 = quantBytes(kind, wr, 1);
       s = reduce4(tokDotR(kind, x0, x1, aq, nOff), tokDotR(kind, x0, x1, aq + cols, nOff), tokDotR(kind, x0, x1, aq + 2 * cols, nOff), tokDotR(kind, x0, x1, aq + 3 * cols, nOff));
     } else {
-    let w0: v128, w1: v128, w2: v128, w3: v128;
-    if (kind == Q8_0) {
-      w0 = v128.load8x8_s(wr, 2);
-      w1 = v128.load8x8_s(wr, 10);
-      w2 = v128.load8x8_s(wr, 18);
-      w3 = v128.load8x8_s(wr, 26);
-    } else {
-      const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
-      const v = v128.load(wr + qo);
-      const m4 = i8x16.splat(0x0f);
-      let lo = v128.and(v, m4);
-      let hi = v128.and(i16x8.shr_u(v, 4), m4);
-      if (kind == Q5_0 || kind == Q5_1) {
-        lo = v128.or(lo, fifthBits(wr + qo - 4, true));
-        hi = v128.or(hi, fifthBits(wr + qo - 4, false));
-      }
-      w0 = i16x8.extend_low_i8x16_u(lo);
-      w1 = i16x8.extend_high_i8x16_u(lo);
-      w2 = i16x8.extend_low_i8x16_u(hi);
-      w3 = i16x8.extend_high_i8x16_u(hi);
+    const qo: usize = kind == Q4_0 ? 2 : kind == Q5_0 ? 6 : kind == Q4_1 ? 4 : 8;
+    const v = v128.load(wr + qo);
+    const m4 = i8x16.splat(0x0f);
+    let lo = v128.and(v, m4);
+    let hi = v128.and(i16x8.shr_u(v, 4), m4);
+    if (kind == Q5_0 || kind == Q5_1) {
+      lo = v128.or(lo, fifthBits(wr + qo - 4, true));
+      hi = v128.or(hi, fifthBits(wr + qo - 4, false));
     }
+    const w0 = i16x8.extend_low_i8x16_u(lo), w1 = i16x8.extend_high_i8x16_u(lo);
+    const w2 = i16x8.extend_low_i8x16_u(hi), w3 = i16x8.extend_high_i8x16_u(hi);
     s = reduce4(tokDot(w0, w1, w2, w3, aq), tokDot(w0, w1, w2, w3, aq + cols), tokDot(w0, w1, w2, w3, aq + 2 * cols), tokDot(w0, w1, w2, w3, aq + 3 * cols));
     }
     if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(gather4(ax, tb), 3));
     if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(gather4(ax, tb), 4));
-    if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s = i32x4.add(s, gather4(ax, tb));
     const sc = f32x4.mul(f32x4.splat(f16At(wr)), gather4(ad, tb));
     acc01 = f64x2.add(acc01, f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(sc)));
     acc23 = f64x2.add(acc23, f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(sc, sc, 2, 3, 0, 1))));

@@ -177,12 +177,19 @@ export const EventSchema = z.discriminatedUnion("type", [
   RunnerStatusUpdatedSchema,
 ]);
 
-/** One event in the master's global order: its position, the master's term, and who proposed it. */
+/**
+ * One event in the master's global order: its position, the master's term, and who proposed it.
+ * `prev` is the digest of the event before it (cluster/hash.ts eventDigest), so each event vouches for
+ * the whole log behind it: a node whose own history differs (it was a master that died holding events
+ * it never published) sees the break on the next event it is sent, not never. Absent at index 0 and in
+ * logs written before it existed.
+ */
 export const IndexedEventSchema = z.strictObject({
   index: CounterSchema,
   term: CounterSchema,
   event: EventSchema,
   origin: NodeIdSchema,
+  prev: z.string().regex(/^[0-9a-f]{32}$/).optional(),
 });
 
 export type NodeId = string;

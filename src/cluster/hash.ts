@@ -2,6 +2,7 @@
 // insertion order, and two replicas can build equal records in different orders (a rejoin, an edge
 // re-created), so the hash is taken over a canonical JSON: keys sorted at every level, arrays in order.
 import { createHash } from "node:crypto";
+import type { IndexedEvent } from "./events.js";
 import type { ClusterState } from "./state.js";
 
 /**
@@ -28,4 +29,12 @@ export function canonicalJson(value: unknown): string {
 /** sha256 (hex) of the canonical JSON of the state. Equal states give equal hashes on every node. */
 export function stateHash(state: ClusterState): string {
   return createHash("sha256").update(canonicalJson(state), "utf8").digest("hex");
+}
+
+/**
+ * The link to an event from the one after it (IndexedEvent.prev): 128 bits of sha256 over its canonical
+ * JSON, which includes its own `prev`, so equal digests mean equal logs up to and including it.
+ */
+export function eventDigest(event: IndexedEvent): string {
+  return createHash("sha256").update(canonicalJson(event), "utf8").digest("hex").slice(0, 32);
 }

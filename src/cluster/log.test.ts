@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { applyAll } from "./apply.js";
 import { TermRegression } from "./errors.js";
 import type { Event, IndexedEvent } from "./events.js";
-import { stateHash } from "./hash.js";
-import { createSequencer, enterTerm, OrderedLog, sequence, sequenceAll } from "./log.js";
+import { eventDigest, stateHash } from "./hash.js";
+import { breaksChain, createSequencer, enterTerm, judgeChainBreak, OrderedLog, sequence, sequenceAll } from "./log.js";
 import { initialState } from "./state.js";
 import { deepFreeze, indexed, randomLog, seeded } from "./test-support.js";
 
@@ -101,14 +101,17 @@ test("shuffled delivery with duplicates yields the log in order, and the same st
   }
 });
 
-test("sequencer: consecutive indexes, the current term and origin; pure", () => {
-  const s0 = deepFreeze(createSequencer("m", 2, 10));
+test("sequencer: consecutive indexes, the current term and origin, each linked to the one before; pure", () => {
+  const last = ev(9, 1);
+  const s0 = deepFreeze(createSequencer("m", 2, last));
   const a = sequence(s0, seen("a", 1));
-  assert.deepEqual(a.indexed, { index: 10, term: 2, event: seen("a", 1), origin: "m" });
+  assert.deepEqual(a.indexed, { index: 10, term: 2, event: seen("a", 1), origin: "m", prev: eventDigest(last) });
   assert.equal(s0.nextIndex, 10, "input unchanged");
   const batch = sequenceAll(a.state, [seen("b", 2), seen("c", 3)]);
   assert.deepEqual(batch.indexed.map((e) => e.index), [11, 12]);
+  assert.deepEqual(batch.indexed.map((e) => e.prev), [eventDigest(a.indexed), eventDigest(batch.indexed[0])]);
   assert.equal(batch.state.nextIndex, 13);
+  assert.equal(batch.state.prev, eventDigest(batch.indexed[1]));
   const later = enterTerm(batch.state, 3);
   assert.equal(sequence(later, seen("d", 4)).indexed.term, 3);
   assert.throws(() => enterTerm(later, 2), TermRegression);
@@ -117,7 +120,29 @@ test("sequencer: consecutive indexes, the current term and origin; pure", () => 
 
 test("sequenced events apply cleanly from the empty state", () => {
   const events = randomLog(4, 30).map((e) => e.event).filter((e) => e.type !== "MasterElected");
-  const { indexed: log } = sequenceAll(createSequencer("m", 0, 0), events);
+  const { indexed: log } = sequenceAll(createSequencer("m", 0, undefined), events);
   assert.equal(applyAll(initialState(), log).lastEventIndex, events.length - 1);
-  assert.deepEqual(log, indexed(events, 0, 0, "m"));
+  assert.deepEqual(log.map(({ prev: _, ...rest }) => rest), indexed(events, 0, 0, "m"));
+  assert.equal(log[0].prev, undefined, "the first event has nothing before it");
+  log.forEach((e, i) => assert.ok(!breaksChain(log[i - 1], e)));
+});
+
+test("the chain: a different event anywhere behind shows at the next link, and the later term's log stands", () => {
+  const base = sequenceAll(createSequencer("old", 1, undefined), [seen("a", 1), seen("b", 2), seen("c", 3)]);
+  // A master that died with one more event of its own, and the master after it, which wrote index 3 anew.
+  const unpublished = sequence(base.state, seen("lost", 4)).indexed;
+  const next = sequenceAll(createSequencer("new", 2, base.indexed[2]), [seen("elected", 5), seen("e", 6)]).indexed;
+  assert.ok(!breaksChain(base.indexed[2], next[0]), "both logs agree up to index 2");
+  assert.ok(breaksChain(unpublished, next[1]), "index 4's link names the new master's index 3");
+  assert.equal(judgeChainBreak(unpublished, next[1], "new"), "ours-is-stale");
+  assert.equal(judgeChainBreak(next[0], { ...unpublished, index: 4 }, "new"), "drop", "the old term's event loses");
+  // The digest covers the links, so a difference further back still breaks the next link.
+  const rewritten = sequenceAll(createSequencer("old", 1, undefined), [seen("a", 1), seen("x", 2), seen("c", 3)]);
+  const after = sequence(rewritten.state, seen("d", 4)).indexed;
+  assert.ok(breaksChain(base.indexed[2], after));
+  // One term, two masters that could not see each other: the one we follow wins.
+  const rival = { ...next[1], origin: "rival", term: 2 };
+  assert.equal(judgeChainBreak(rival, next[1], "new"), "ours-is-stale");
+  assert.equal(judgeChainBreak(next[0], rival, "new"), "drop");
+  assert.ok(!breaksChain(base.indexed[2], { ...next[1], prev: undefined }), "an unlinked event (an older log) cannot be checked");
 });

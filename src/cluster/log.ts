@@ -5,7 +5,7 @@
 // Both are deterministic: the same offers in the same order give the same results.
 import { TermRegression } from "./errors.js";
 import type { Event, IndexedEvent, NodeId } from "./events.js";
-import { canonicalJson } from "./hash.js";
+import { canonicalJson, eventDigest } from "./hash.js";
 
 /** A half-open range of missing indexes [from, to), ready to become a RequestEventLog. */
 export interface GapRange {
@@ -148,30 +148,61 @@ export class OrderedLog {
   }
 }
 
-/** The master's numbering state: the next global index, its term, and its own id (the events' origin). */
+/**
+ * The master's numbering state: the next global index, its term, its own id (the events' origin) and
+ * the digest of the event before nextIndex (undefined for an empty log), which the next event carries.
+ */
 export interface SequencerState {
   readonly nextIndex: number;
   readonly term: number;
   readonly origin: NodeId;
+  readonly prev: string | undefined;
 }
 
-export function createSequencer(origin: NodeId, term: number, nextIndex: number): SequencerState {
-  return { origin, term, nextIndex };
+/** `last` is the newest event of the log the master takes over (undefined when it is empty). */
+export function createSequencer(origin: NodeId, term: number, last: IndexedEvent | undefined): SequencerState {
+  return { origin, term, nextIndex: last === undefined ? 0 : last.index + 1, prev: last === undefined ? undefined : eventDigest(last) };
 }
 
-/** Stamps one event with the next index and the current term. Pure: the caller keeps the new state. */
+/** Stamps one event with the next index, the current term and the link to the one before. Pure. */
 export function sequence(seq: SequencerState, event: Event): { state: SequencerState; indexed: IndexedEvent } {
-  const indexed: IndexedEvent = { index: seq.nextIndex, term: seq.term, event, origin: seq.origin };
-  return { state: { ...seq, nextIndex: seq.nextIndex + 1 }, indexed };
+  const indexed: IndexedEvent = seq.prev === undefined
+    ? { index: seq.nextIndex, term: seq.term, event, origin: seq.origin }
+    : { index: seq.nextIndex, term: seq.term, event, origin: seq.origin, prev: seq.prev };
+  return { state: { ...seq, nextIndex: seq.nextIndex + 1, prev: eventDigest(indexed) }, indexed };
 }
 
-/** Stamps a batch with consecutive indexes. */
+/** Stamps a batch with consecutive indexes, each linked to the one before. */
 export function sequenceAll(
   seq: SequencerState,
   events: readonly Event[],
 ): { state: SequencerState; indexed: readonly IndexedEvent[] } {
-  const indexed = events.map((event, i) => ({ index: seq.nextIndex + i, term: seq.term, event, origin: seq.origin }));
-  return { state: { ...seq, nextIndex: seq.nextIndex + events.length }, indexed };
+  const indexed: IndexedEvent[] = [];
+  let state = seq;
+  for (const event of events) {
+    const step = sequence(state, event);
+    indexed.push(step.indexed);
+    state = step.state;
+  }
+  return { state, indexed };
+}
+
+/** Whether `next` names, as the event before it, something other than `held` (the one we hold there). */
+export function breaksChain(held: IndexedEvent | undefined, next: IndexedEvent): boolean {
+  return held !== undefined && next.prev !== undefined && next.index === held.index + 1 && eventDigest(held) !== next.prev;
+}
+
+/**
+ * Two logs differ behind `next`: whose history stands? As in Raft, the later term: "ours-is-stale" when
+ * `next` comes from a newer term than our event before it (our suffix was written by a master that was
+ * superseded, e.g. one that died before publishing it), or from the same term but by the master we
+ * follow while ours was not (two masters in one term: the loser's events). Otherwise `next` is the
+ * older history, a deposed master's late event, and is dropped.
+ */
+export function judgeChainBreak(held: IndexedEvent, next: IndexedEvent, masterId: NodeId | null): "ours-is-stale" | "drop" {
+  if (next.term > held.term) return "ours-is-stale";
+  if (next.term === held.term && next.origin === masterId && held.origin !== masterId) return "ours-is-stale";
+  return "drop";
 }
 
 /** Moves the sequencer to a newly won term; terms never go back. */

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { eventDigest, EventLogFile, type IndexedEvent } from "../cluster/index.js";
 import { generateClusterKey, TOPIC_NAMES } from "../net/index.js";
 import { tempDir } from "../testing/paths.js";
 import { ClusterClient } from "../testing/cluster-client.js";
@@ -111,6 +112,47 @@ test("after the master dies, a senior node that missed events catches up from a 
     assert.equal(log.filter((e) => e.event.type === "NodeSeen").length, 20, "none of the events a slept through was lost");
   } finally {
     await client?.stop();
+    await killAll();
+    tmp.cleanup();
+  }
+});
+
+test("a master that died holding an event it never published takes the new master's log when it returns", { timeout: 180_000 }, async () => {
+  const tmp = tempDir();
+  const key = generateClusterKey();
+  try {
+    const m = await startNode(join(tmp.dir, "m"), [...QUIET, "--name", "m", "--join", key]);
+    const peer = `127.0.0.1:${m.port}`;
+    const others = [
+      await startNode(join(tmp.dir, "a"), [...QUIET, "--name", "a", "--join", key, "--peer", peer]),
+      await startNode(join(tmp.dir, "b"), [...QUIET, "--name", "b", "--join", key, "--peer", peer]),
+    ];
+    const start = await settled([m, ...others], 3);
+    const masterId = start[0].master_id!;
+    assert.equal(masterId, start[0].node_id, "the first node is master");
+    m.proc.kill("SIGKILL");
+    await m.exited;
+
+    // What a master leaves behind when it dies between writing an event and publishing it: one more
+    // record in its own file, at an index the next master will fill with something else.
+    const path = join(m.dataDir, "events.log");
+    const { log, recovered } = await EventLogFile.open(path);
+    const last = recovered.events.at(-1)!;
+    assert.equal(last.index, start[0].last_event_index, "the file holds everything the master applied");
+    const unpublished: IndexedEvent = {
+      index: last.index + 1, term: last.term, origin: masterId, prev: eventDigest(last),
+      event: { type: "NodeSeen", nodeId: masterId, at: 1_700_000_000_000 },
+    };
+    await log.append([unpublished]);
+    await log.close();
+
+    const newTerm = await until(others, (s) => agreed(2)(s) && s[0].master_id !== masterId && s[0].last_event_index > last.index + 1, 60_000);
+    const back = await startNode(m.dataDir, [...QUIET, "--name", "m", "--join", key, "--peer", `127.0.0.1:${others[0].port}`]);
+    const rejoined = await until([back, ...others], agreed(3), 60_000);
+    assert.equal(rejoined[0].master_id, newTerm[0].master_id, "the new master stays");
+    const history = await streamedEvents(back, rejoined[0].last_event_index);
+    assert.ok(!history.some((e) => e.index === unpublished.index && e.event.type === "NodeSeen"), "the unpublished event is gone from the returning node's log");
+  } finally {
     await killAll();
     tmp.cleanup();
   }

@@ -5,8 +5,8 @@ import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import {
-  apply, CommandSchema, createSequencer, EventLogFile, initialState, judgeMasterClaim, nextTerm, OrderedLog,
-  sequenceAll, shouldStandForElection, stateHash, StaleTermEvent,
+  apply, breaksChain, canonicalJson, CommandSchema, createSequencer, EventLogFile, initialState, judgeChainBreak,
+  judgeMasterClaim, nextTerm, OrderedLog, sequenceAll, shouldStandForElection, stateHash, StaleTermEvent,
   type ClusterState, type Command, type Event, type IndexedEvent, type MasterClaim, type SequencerState,
 } from "../cluster/index.js";
 import { telemetryWorthRecording } from "../devices/telemetry-coalesce.js";
@@ -130,7 +130,11 @@ export class TesseraNode {
       host.channel("commands", CommandSchema, { maxBytes: 128 * 1024 }),
     );
     // Replay the persisted log: a restarted node resumes where it stopped, and redials the members it knew.
-    for (const e of recovered.events) node.applyOne(e);
+    // A file that does not replay cleanly (its chain or terms broken) is dropped and fetched again.
+    if (!recovered.events.every((e) => node.applyOne(e) === "applied")) {
+      process.stderr.write("tessera: the stored event log does not replay cleanly; fetching it from the cluster\n");
+      await node.resync();
+    }
     for (const n of Object.values(node.state.nodes)) {
       const addr = n.addresses.find((a) => a.includes("/p2p/"));
       if (n.id !== node.nodeId && n.status === "alive" && addr) node.host.dial(addr).catch(() => undefined);
@@ -285,7 +289,7 @@ export class TesseraNode {
     this.term = term;
     this.master = claim;
     this.lastMasterHeard = Date.now();
-    this.sequencer = createSequencer(this.nodeId, term, this.state.lastEventIndex + 1);
+    this.sequencer = createSequencer(this.nodeId, term, this.applied.at(-1));
     await this.election.publish({ kind: "claim", ...claim });
     await this.commit([{ type: "MasterElected", nodeId: this.nodeId, term }]);
     await this.manageMembership(Date.now());
@@ -378,8 +382,10 @@ export class TesseraNode {
       ready.push(...result.ready);
       // A newer master wrote a different event at an index we already applied: our suffix came from a
       // deposed master (a split at start-up or a partition). Start over from the current master's log.
+      // "stale" is an index older than the ordered log remembers (after a restart, all of them).
       const mine = this.applied[e.index];
-      if (result.status === "conflict" && mine !== undefined && (e.term > mine.term || (e.term === mine.term && e.origin === this.masterId && mine.origin !== this.masterId))) {
+      if ((result.status === "conflict" || result.status === "stale") && mine !== undefined && judgeChainBreak(mine, e, this.masterId) === "ours-is-stale" &&
+        (result.status === "conflict" || canonicalJson(mine) !== canonicalJson(e))) {
         diverged = true;
       }
     }
@@ -387,7 +393,9 @@ export class TesseraNode {
     const applied: IndexedEvent[] = [];
     for (const e of ready) {
       // Events apply strictly in order: after one is refused, the rest of the batch must wait.
-      if (!this.applyOne(e)) break;
+      const outcome = this.applyOne(e);
+      if (outcome === "ours-is-stale") return this.resync();
+      if (outcome === "wait") break;
       applied.push(e);
     }
     if (applied.length === 0) return;
@@ -395,14 +403,24 @@ export class TesseraNode {
     for (const l of this.listeners) l(applied);
   }
 
-  private applyOne(e: IndexedEvent): boolean {
+  /**
+   * Applies the next event in order. "wait": it cannot go there (a deposed master's, of an older term
+   * or history), and the position stays open for the current master's event. "ours-is-stale": the
+   * event's link shows that the log behind it differs from ours and that ours is the one to drop.
+   */
+  private applyOne(e: IndexedEvent): "applied" | "wait" | "ours-is-stale" {
+    const held = this.applied[e.index - 1];
+    if (held !== undefined && breaksChain(held, e)) {
+      if (judgeChainBreak(held, e, this.masterId) === "ours-is-stale") return "ours-is-stale";
+      this.log = new OrderedLog({ nextIndex: this.state.lastEventIndex + 1 });
+      return "wait";
+    }
     try {
       this.state = apply(this.state, e);
     } catch (err) {
-      // A deposed master's late event: the log position stays open for the current master's event.
       if (err instanceof StaleTermEvent) {
         this.log = new OrderedLog({ nextIndex: this.state.lastEventIndex + 1 });
-        return false;
+        return "wait";
       }
       throw err;
     }
@@ -411,7 +429,7 @@ export class TesseraNode {
       this.term = e.event.term;
       if (e.event.nodeId !== this.nodeId) this.sequencer = null;
     }
-    return true;
+    return "applied";
   }
 
   /** Drops the local log and state; the missing-range requests then fetch the master's log from 0. */

@@ -6,10 +6,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadModel } from "../engine/generate.js";
 import { LlamaCppReference } from "../reference/llama-cpp.js";
 import { generateClusterKey } from "../net/index.js";
 import { complete, completeStreaming, type Completion, createInstance, nodeIds, post, runnersOf, untilReady, type Slice } from "../testing/api-client.js";
 import { agreed, killAll, startNode, state, until, type RunningNode } from "../testing/cluster-procs.js";
+import { agreementWithLlamaCpp, TOP1_TOLERANCE } from "../testing/llama-parity.js";
 import { STORIES_260K, TESSERA_BIN, tempDir } from "../testing/paths.js";
 
 const MAX_TOKENS = 24;
@@ -79,18 +81,28 @@ test("instances of 1-4 stages match single-process generate and llama.cpp; 8 con
     }
     await untilReady(nodes, instances.map((i) => i.id));
 
-    // node-llama-cpp agrees with single-process generate on both models and every prompt used below.
-    // (Random weights can part the two engines on a near-tie, which engine/parity.test.ts bounds: with
-    // "the quick brown fox" they part at token 4 on this model, so it is not one of the prompts.)
+    // node-llama-cpp agrees with single-process generate on both models and every prompt used below:
+    // exactly for stories260K; for the random model exactly or, where a near-tie parts the engines
+    // (which token depends on the CPU's llama.cpp kernel variant), within testing/llama-parity.ts's bound.
     for (const m of models) {
       const llama = await LlamaCppReference.open(m.path, { threads: 1, contextSize: 256 });
+      const ours = await loadModel(m.path);
       try {
         for (const prompt of m.prompts) {
-          const theirs = await llama.greedy(llama.tokenize(prompt, true), MAX_TOKENS);
-          assert.deepEqual(reference(m.path, prompt), theirs.tokens, `generate vs llama.cpp for ${m.name} on ${JSON.stringify(prompt)}`);
+          const promptTokens = llama.tokenize(prompt, true);
+          const theirs = await llama.greedy(promptTokens, MAX_TOKENS);
+          const what = `generate vs llama.cpp for ${m.name} on ${JSON.stringify(prompt)}`;
+          if (m.path === STORIES_260K) {
+            assert.deepEqual(reference(m.path, prompt), theirs.tokens, what);
+            continue;
+          }
+          const agreement = await agreementWithLlamaCpp(ours, promptTokens, reference(m.path, prompt), theirs.tokens);
+          if (!agreement.same) t.diagnostic(`${what}: parted on a near-tie, llama.cpp's path within ${agreement.worst.toFixed(4)} logits of our top-1`);
+          assert.ok(agreement.worst <= TOP1_TOLERANCE, `${what}: llama.cpp's token is ${agreement.worst.toFixed(4)} logits below our top-1`);
         }
       } finally {
         await llama.close();
+        await ours.close();
       }
     }
 

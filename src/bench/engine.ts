@@ -84,7 +84,8 @@ async function ours(path: string, nPrompt: number, nDecode: number, threads: num
     const c1 = process.cpuUsage();
     const r = await generate(model, ids, { maxTokens: nDecode + 1, sampler, contextLength });
     const decodeCpu = cpuSeconds(c1) - prefillCpu;
-    const kernels = backend.wasm ? (backend.wasm.relaxed ? "wasm relaxed-simd" : "wasm simd") : "typescript";
+    const wasm = backend.wasm;
+    const kernels = wasm ? `${wasm.relaxed ? "wasm relaxed-simd" : "wasm simd"}${wasm.u8 ? ", u8 Q8_0" : ""}` : "typescript";
     return {
       prefill_tok_s: r.timings.prefillTokS, decode_tok_s: r.timings.decodeTokS, tokens: [...r.tokens], prompt: ids, kernels,
       cpu: { prefill_tok_s: nPrompt / prefillCpu, decode_tok_s: nDecode / decodeCpu },

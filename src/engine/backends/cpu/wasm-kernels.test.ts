@@ -84,14 +84,31 @@ function check(kernels: WasmKernels, type: GgmlType, w: Uint8Array, rows: number
 const kernels = WasmKernels.load({ relaxed: false });
 /** The relaxed-SIMD build, where this engine runs it (Node 20 after switching its flag on, Node 22+ as shipped). */
 const relaxedKernels = relaxedSimdAvailable() ? WasmKernels.load({ relaxed: true }) : undefined;
-const variants: ReadonlyArray<[string, WasmKernels]> = relaxedKernels ? [["simd", kernels], ["relaxed", relaxedKernels]] : [["simd", kernels]];
+/**
+ * The u8 Q8_0 kernel: on the plain build from widened products (exact anywhere, so its layout and
+ * sums are checked on every machine), and on the relaxed build where the engine's instruction is
+ * exact for unsigned bytes past 127 (vpdpbusd: x64 with AVX-VNNI, Node 22+).
+ */
+const u8Kernels = WasmKernels.load({ relaxed: false, u8: true });
+const relaxedU8Kernels = relaxedKernels?.u8 ? relaxedKernels : undefined;
+const variants: ReadonlyArray<[string, WasmKernels]> = [
+  ["simd", kernels],
+  ...(relaxedKernels ? [["relaxed", relaxedKernels] as [string, WasmKernels]] : []),
+  ["simd u8", u8Kernels],
+  // Where the relaxed build picked the u8 kernel, its split Q8_0 kernel still serves other machines.
+  ...(relaxedU8Kernels ? [["relaxed split", WasmKernels.load({ relaxed: true, u8: false })] as [string, WasmKernels]] : []),
+];
 
-test("the relaxed-SIMD build is used where the engine runs it, else the plain one", () => {
+test("the relaxed-SIMD build is used where the engine runs it, else the plain one; the u8 Q8_0 kernel where its instruction is exact", (t) => {
   assert.equal(kernels.relaxed, false);
   const auto = WasmKernels.load();
   assert.equal(auto.relaxed, relaxedSimdAvailable());
   if (relaxedKernels) assert.equal(relaxedKernels.relaxed, true);
   else assert.throws(() => WasmKernels.load({ relaxed: true }), /relaxed-SIMD/);
+  assert.equal(kernels.u8, false, "the plain build keeps the faster kernels unless told");
+  assert.equal(u8Kernels.u8, true);
+  if (relaxedKernels && !relaxedKernels.u8) assert.throws(() => WasmKernels.load({ relaxed: true, u8: true }), /AVX-VNNI/);
+  t.diagnostic(`relaxed SIMD: ${relaxedKernels !== undefined}; its dot product exact for unsigned bytes (u8 Q8_0 kernel): ${relaxedKernels?.u8 === true}`);
 });
 
 /**
@@ -167,8 +184,10 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
   const module = new WebAssembly.Module(readFileSync(new URL("./kernels.wasm", import.meta.url)));
   const instance = new WebAssembly.Instance(module, kernelImports(memory));
   const rand = seededRandom(7);
-  for (const [type, nTok] of TYPES.flatMap((t) => [[t, 1], [t, 5]] as const)) {
-    const fn = instance.exports[`matmul_${typeName(type).toLowerCase()}`] as (...args: number[]) => void;
+  // Q8_0's u8 kernel (on u8-form weights) is checked after the kernel of each type.
+  const cases = [...TYPES.map((t) => [t, false] as const), [GgmlType.Q8_0, true] as const].flatMap(([t, u8]) => [[t, u8, 1], [t, u8, 5]] as const);
+  for (const [type, u8, nTok] of cases) {
+    const fn = instance.exports[u8 ? "matmul_q8_0_u8" : `matmul_${typeName(type).toLowerCase()}`] as (...args: number[]) => void;
     const rows = 9, cols = 2 * typeLayout(type).blockSize;
     const w = rawBlocks(type, rows, cols, rand);
     const act = prepareActivations(type, randomNormals(rand, nTok * cols), nTok, cols);
@@ -179,7 +198,7 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
       // The Q8_0 kernel reads its weights repacked, as WasmKernels.upload leaves them.
       const RAW = Y + 3 * 65536;
       new Uint8Array(buf, RAW, w.length).set(w);
-      (instance.exports["q8_0_pack"] as (...args: number[]) => void)(RAW, W, rows, cols);
+      (instance.exports["q8_0_pack"] as (...args: number[]) => void)(RAW, W, rows, cols, u8 ? 1 : 0);
     } else {
       new Uint8Array(buf, W, w.length).set(w);
     }
@@ -189,7 +208,7 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
     const y = new Float32Array(buf, Y, nTok * rows + 16).fill(-777);
     // Q8_0 from Q8_WIDE_MIN_TOKENS tokens up reads its activations widened, as WasmKernels passes them.
     const wideFrom = (instance.exports["Q8_WIDE_MIN_TOKENS"] as { readonly value: number }).value;
-    if (type === GgmlType.Q8_0 && nTok >= wideFrom) {
+    if (type === GgmlType.Q8_0 && !u8 && nTok >= wideFrom) {
       const A16 = Y + 65536, SC = A16 + 65536;
       (instance.exports["q8_widen"] as (...args: number[]) => void)(AQ, AD, nTok, cols, A16, SC);
       fn(W, rows, cols, A16, SC, AX, nTok, Y, 2, 6);
@@ -200,14 +219,13 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
     matmulPrepared(type, w, rows, cols, act, want, 2, 6);
     for (let i = 0; i < y.length; i++) {
       const r = i % rows;
-      if (i < nTok * rows && r >= 2 && r < 6) assert.ok(Math.abs(y[i] - want[i]) <= 1e-4 * Math.abs(want[i]) + 1e-30, `${typeName(type)} nTok=${nTok} y[${i}]`);
-      else assert.equal(y[i], -777, `${typeName(type)} nTok=${nTok}: y[${i}] outside rows [2, 6) was written`);
+      if (i < nTok * rows && r >= 2 && r < 6) assert.ok(Math.abs(y[i] - want[i]) <= 1e-4 * Math.abs(want[i]) + 1e-30, `${typeName(type)}${u8 ? " u8" : ""} nTok=${nTok} y[${i}]`);
+      else assert.equal(y[i], -777, `${typeName(type)}${u8 ? " u8" : ""} nTok=${nTok}: y[${i}] outside rows [2, 6) was written`);
     }
   }
 });
 
-test("Q8_0 weights repacked for the kernels read back as the GGUF bytes they came from", () => {
-  const kernels = WasmKernels.load({ relaxed: false });
+for (const [form, kernels] of [["", WasmKernels.load({ relaxed: false })], [" (u8 form)", u8Kernels]] as const) test(`Q8_0 weights repacked for the kernels${form} read back as the GGUF bytes they came from`, () => {
   const rand = seededRandom(11);
   for (const blocks of [1, 4, 5, 7, 18]) {
     const rows = 6, cols = 32 * blocks;

@@ -5,7 +5,9 @@
 // With threads > 1 the memory is shared and a MatmulPool's workers run the same module on it, each
 // over its own range of a matmul's rows (kernels-shared.wasm: the same source, built for shared memory).
 // Where the engine runs relaxed SIMD, the kernels-relaxed*.wasm builds of the same source are used
-// instead: their int8 dot product gives the same integer sums with fewer instructions.
+// instead: their int8 dot product gives the same integer sums with fewer instructions. Where that
+// instruction also multiplies unsigned by signed bytes exactly (x64 with AVX-VNNI under Node 22+),
+// Q8_0 weights are stored in the u8 form and use the u8 kernel (assembly/blocks32.ts), same results.
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { QuantShapeError } from "../../../gguf/quants/errors.js";
@@ -64,6 +66,14 @@ export interface WasmKernelsOptions {
    * where unsupported). Results are identical either way.
    */
   readonly relaxed?: boolean | "auto";
+  /**
+   * Whether Q8_0 uses the u8 kernel (weights stored plus 128, one exact unsigned-by-signed dot
+   * instruction per 16 bytes): "auto" (default) on the relaxed build where dot_u8_selftest passes;
+   * true to insist (on the plain build it runs, exactly but slowly, from widened products, which is
+   * what tests use to check it on any machine; throws where the relaxed instruction is not exact);
+   * false for the other Q8_0 kernels. Results are identical either way.
+   */
+  readonly u8?: boolean | "auto";
   /** Multiply-adds below which a matmul runs on the calling thread only (default MIN_PARALLEL_WORK). */
   readonly minParallelWork?: number;
 }
@@ -85,8 +95,10 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
 
 const ATTENTION_NAMES = { flash: "flash_attention", f32: "attention_f32" } as const;
 const SILU_MUL = "silu_mul";
+/** Q8_0's kernel for weights in the u8 form (WasmKernelsOptions.u8). */
+const Q8_0_U8 = "matmul_q8_0_u8";
 /** Kernels by their index in the control block (see matmul-control.ts): the matmuls, attention, silu_mul. */
-const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), Q8_0_U8, ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
 /** silu_mul(gate, up, i0, i1). */
 type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
 /** assembly/norms.ts */
@@ -98,7 +110,7 @@ type QuantizeExport = (x: number, n: number, qs: number, d: number, sums: number
 /** assembly/blocks32.ts q8_widen: (aq, ad, nTok, cols, a16, sc). */
 type WidenExport = (aq: number, ad: number, nTok: number, cols: number, a16: number, sc: number) => void;
 /** assembly/blocks32.ts q8_0_pack and q8_0_unpack: (src, dst, rows, cols). */
-type RepackExport = (src: number, dst: number, rows: number, cols: number) => void;
+type RepackExport = (src: number, dst: number, rows: number, cols: number, flip: number) => void;
 
 /** GGUF bytes repacked per call of q8_0_pack/q8_0_unpack, through the scratch region. */
 const REPACK_CHUNK_BYTES = 1 << 20;
@@ -164,7 +176,6 @@ class Region {
 }
 /** Matmul multiply-adds one silu_mul element is worth when deciding whether to split it (an e^x and two divisions). */
 const SILU_WORK_FACTOR = 16;
-const KERNEL_INDEX: ReadonlyMap<GgmlType, number> = new Map([...KERNEL_NAMES.keys()].map((t, i) => [t, i]));
 
 /** The built module for the memory kind and instruction set; compiled once per process. */
 const modules = new Map<string, WebAssembly.Module>();
@@ -212,9 +223,12 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ke
   return new WebAssembly.Instance(module, kernelImports(memory)).exports as KernelExports;
 }
 
-/** Relaxed SIMD lets an engine pick how it computes out-of-range cases; ours never rely on them, and this checks the rest. */
-function dotInstructionOk(exports: KernelExports): boolean {
-  const test = exports["dot_i7_selftest"];
+/**
+ * Relaxed SIMD lets an engine pick how it computes out-of-range cases. dot_i7_selftest checks the
+ * cases every kernel relies on; dot_u8_selftest the one the u8 kernel adds (unsigned bytes past 127).
+ */
+function selftestPasses(exports: KernelExports, name: "dot_i7_selftest" | "dot_u8_selftest"): boolean {
+  const test = exports[name];
   return typeof test === "function" && (test as (zero: number) => number)(0) === 1;
 }
 
@@ -259,10 +273,14 @@ export class WasmKernels {
 
   private constructor(
     readonly heap: WasmHeap,
-    private readonly fns: ReadonlyMap<GgmlType, WasmMatmul>,
+    private readonly fns: ReadonlyMap<GgmlType, { readonly fn: WasmMatmul; readonly index: number }>,
     pool: MatmulPool | undefined,
     private readonly minParallelWork: number,
-    /** Set for the relaxed build: its Q8_0 kernel takes the activations rewritten by q8_split. */
+    /** Whether the relaxed-SIMD build is in use. */
+    readonly relaxed: boolean,
+    /** Whether Q8_0 weights are in the u8 form, for the u8 kernel (WasmKernelsOptions.u8). */
+    readonly u8: boolean,
+    /** Set for the relaxed build's split Q8_0 kernel: it takes the activations rewritten by q8_split. */
     private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
     private readonly attentionKernels: { readonly flash: AttentionKernel; readonly f32: AttentionKernel },
     private readonly rowKernels: RowKernels,
@@ -270,11 +288,6 @@ export class WasmKernels {
     this.pool = pool;
     this.scratchRegion = new Region(heap);
     this.activationRegion = new Region(heap);
-  }
-
-  /** Whether the relaxed-SIMD build is in use. */
-  get relaxed(): boolean {
-    return this.q8Split !== undefined;
   }
 
   static load(options: WasmKernelsOptions = {}): WasmKernels {
@@ -287,25 +300,32 @@ export class WasmKernels {
     if (want === true && !relaxed) throw new Error("this JavaScript engine cannot run relaxed-SIMD WebAssembly");
     let module = kernelModule(shared, relaxed);
     let exports = instantiate(module, memory);
-    if (relaxed && !dotInstructionOk(exports)) {
+    if (relaxed && !selftestPasses(exports, "dot_i7_selftest")) {
       if (want === true) throw new Error("the engine's relaxed-SIMD int8 dot product gave unexpected results");
       relaxed = false;
       module = kernelModule(shared, false);
       exports = instantiate(module, memory);
     }
-    const fns = new Map<GgmlType, WasmMatmul>();
-    for (const [type, name] of KERNEL_NAMES) {
+    const wantU8 = options.u8 ?? "auto";
+    const u8 = wantU8 === true || (wantU8 === "auto" && relaxed && selftestPasses(exports, "dot_u8_selftest"));
+    if (wantU8 === true && relaxed && !selftestPasses(exports, "dot_u8_selftest")) {
+      throw new Error("the engine's relaxed-SIMD dot product is not exact for unsigned bytes past 127 (no AVX-VNNI here)");
+    }
+    const names = new Map(KERNEL_NAMES);
+    if (u8) names.set(GgmlType.Q8_0, Q8_0_U8);
+    const fns = new Map<GgmlType, { readonly fn: WasmMatmul; readonly index: number }>();
+    for (const [type, name] of names) {
       const fn = exports[name];
-      if (typeof fn === "function") fns.set(type, fn as WasmMatmul);
+      if (typeof fn === "function") fns.set(type, { fn: fn as WasmMatmul, index: KERNEL_NAMES_BY_INDEX.indexOf(name) });
     }
     const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX, KERNEL_NAMES_BY_INDEX.map((name) => exports[name] as KernelCall)) : undefined;
-    const split = relaxed ? (exports["q8_split"] as (p: number, n: number, sums: number) => void) : undefined;
+    const split = relaxed && !u8 ? (exports["q8_split"] as (p: number, n: number, sums: number) => void) : undefined;
     const attention = (name: string, scratch: string): AttentionKernel => ({
       run: exports[name] as AttentionExport,
       scratchPerHead: exports[scratch] as ScratchBytesExport,
       index: KERNEL_NAMES_BY_INDEX.indexOf(name),
     });
-    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, split, {
+    return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, relaxed, u8, split, {
       flash: attention(ATTENTION_NAMES.flash, "flash_scratch_bytes"),
       f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
     }, {
@@ -375,7 +395,7 @@ export class WasmKernels {
       const n = Math.min(chunkRows, rows - r);
       const src = this.scratch(n * rawRow);
       this.heap.bytes(src, n * rawRow).set(data.subarray(r * rawRow, (r + n) * rawRow));
-      this.rowKernels.q8Pack(src, ptr + r * packedRow, n, cols);
+      this.rowKernels.q8Pack(src, ptr + r * packedRow, n, cols, this.u8 ? 1 : 0);
     }
   }
 
@@ -392,7 +412,7 @@ export class WasmKernels {
     for (let r = r0; r < r1; r += chunkRows) {
       const n = Math.min(chunkRows, r1 - r);
       const dst = this.scratch(n * rawRow);
-      this.rowKernels.q8Unpack(ptr + r * packedRow, dst, n, cols);
+      this.rowKernels.q8Unpack(ptr + r * packedRow, dst, n, cols, this.u8 ? 1 : 0);
       out.set(this.heap.bytes(dst, n * rawRow), (r - r0) * rawRow);
     }
     return out;
@@ -406,7 +426,9 @@ export class WasmKernels {
   /** The layout `type`'s kernel reads nTok tokens of activations in, when prepare() can build it. */
   activationLayout(type: GgmlType, nTok: number): WasmActivationLayout | undefined {
     switch (type) {
-      case GgmlType.Q8_0: return nTok >= this.rowKernels.q8WideMinTokens ? "q8_0-wide" : this.q8Split ? "q8_0-split" : "q8_0";
+      case GgmlType.Q8_0:
+        if (this.u8) return "q8_0";
+        return nTok >= this.rowKernels.q8WideMinTokens ? "q8_0-wide" : this.q8Split ? "q8_0-split" : "q8_0";
       case GgmlType.Q4_0:
       case GgmlType.Q5_0: return "q8_0";
       case GgmlType.Q4_K:
@@ -456,8 +478,8 @@ export class WasmKernels {
    * activations from prepare() (current ones, in `type`'s layout) or from prepareActivations (copied in).
    */
   matmul(type: GgmlType, w: number, rows: number, cols: number, act: PreparedActivations | WasmActivations, y: Float32Array, r0 = 0, r1 = rows): void {
-    const fn = this.fns.get(type);
-    if (!fn) throw new RangeError(`no wasm kernel for ggml type ${type}`);
+    const kernel = this.fns.get(type);
+    if (!kernel) throw new RangeError(`no wasm kernel for ggml type ${type}`);
     const yBytes = act.nTok * rows * 4;
     let aq: number, ad: number, ax: number, yPtr: number;
     if ("aq" in act) {
@@ -493,9 +515,9 @@ export class WasmKernels {
       }
     }
     if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {
-      this.pool.run({ kernel: KERNEL_INDEX.get(type)!, args: [w, rows, cols, aq, ad, ax, act.nTok, yPtr], r0, r1 });
+      this.pool.run({ kernel: kernel.index, args: [w, rows, cols, aq, ad, ax, act.nTok, yPtr], r0, r1 });
     } else {
-      fn(w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
+      kernel.fn(w, rows, cols, aq, ad, ax, act.nTok, yPtr, r0, r1);
     }
     const out = new Float32Array(this.heap.memory.buffer, yPtr, act.nTok * rows);
     for (let t = 0; t < act.nTok; t++) {

@@ -20,7 +20,7 @@
 // Q8_0 from four tokens up (prefill, batched decode) takes its activations "wide" instead (q8_widen):
 // widened to i16 once per matmul and grouped four tokens to a block, so the tile (rowWide4) reads one
 // contiguous stream and multiplies with i32x4.dot_i16x8_s, with no sign split and no per-row widening.
-import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settle } from "./common";
+import { dotI7, dotU8I8Add, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settle } from "./common";
 
 // Format ids; every call passes a constant, so after inlining the branches on it fold away.
 // @ts-ignore: decorator
@@ -33,33 +33,36 @@ import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settl
 @inline const Q4_1 = 3;
 // @ts-ignore: decorator
 @inline const Q5_1 = 4;
+/** Q8_0 in the u8 form: repacked as Q8_0 is, with every quant stored plus 128 (see the u8 kernels below). */
+// @ts-ignore: decorator
+@inline const Q8_0U = 5;
 
 /** Bytes per block in the kernels' memory (Q8_0: repacked, see q8_0_pack). */
 // @ts-ignore: decorator
 @inline function blockBytes(kind: i32): usize {
-  return kind == Q8_0 ? 36 : kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
+  return kind == Q8_0 || kind == Q8_0U ? 36 : kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
 }
 
 /** Where block j (0-3) of the group of four at g starts; for Q8_0, its quants. */
 // @ts-ignore: decorator
 @inline function blockOf(kind: i32, g: usize, j: i32): usize {
-  return kind == Q8_0 ? g + 16 + 32 * j : g + <usize>j * blockBytes(kind);
+  return kind == Q8_0 || kind == Q8_0U ? g + 16 + 32 * j : g + <usize>j * blockBytes(kind);
 }
 
 /** The four weight scales of the group of four blocks at g, as f32x4. */
 // @ts-ignore: decorator
 @inline function groupScales(kind: i32, g: usize): v128 {
-  return kind == Q8_0 ? v128.load(g) : f16x4At(g, blockBytes(kind));
+  return kind == Q8_0 || kind == Q8_0U ? v128.load(g) : f16x4At(g, blockBytes(kind));
 }
 
 /** A lone block's (past the row's last group) weight scale, and where its quants (Q8_0) or fields start. */
 // @ts-ignore: decorator
 @inline function loneScale(kind: i32, wb: usize): f32 {
-  return kind == Q8_0 ? load<f32>(wb) : f16At(wb);
+  return kind == Q8_0 || kind == Q8_0U ? load<f32>(wb) : f16At(wb);
 }
 // @ts-ignore: decorator
 @inline function loneBlock(kind: i32, wb: usize): usize {
-  return kind == Q8_0 ? wb + 4 : wb;
+  return kind == Q8_0 || kind == Q8_0U ? wb + 4 : wb;
 }
 
 /** i32x4 whose lanes sum to dot(elements 0-15 as u8 in lo / 16-31 in hi, activations at a). */
@@ -110,6 +113,7 @@ import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settl
 /** The i32x4 partial dot of the block at wb (Q8_0: its quants) with the 32 activation quants at a (unsigned quants for Q4/Q5). */
 // @ts-ignore: decorator
 @inline function blockDot(kind: i32, wb: usize, a: usize, nOff: usize): v128 {
+  if (kind == Q8_0U) return u8Dot(v128.load(wb), v128.load(wb, 16), a);
   if (ASC_FEATURE_RELAXED_SIMD) return tokDotR(kind, quantBytes(kind, wb, 0), quantBytes(kind, wb, 1), a, nOff);
   if (kind == Q8_0) {
     const d0 = i32x4.dot_i16x8_s(v128.load8x8_s(wb), v128.load8x8_s(a));
@@ -164,6 +168,7 @@ import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settl
   if (kind == Q4_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 3));
   if (kind == Q5_0) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 4));
   if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s = i32x4.add(s, v128.load(ax));
+  if (kind == Q8_0U) s = i32x4.sub(s, i32x4.shl(v128.load(ax), 7));
   let acc = scaleSums(s, f32x4.mul(dw, v128.load(ad)));
   if (kind == Q4_1 || kind == Q5_1) {
     const ms = f32x4.mul(f16x4At(wr + 2, blockBytes(kind)), v128.load(ax));
@@ -182,6 +187,7 @@ import { dotI7, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settl
     if (kind == Q4_0) s -= load<i32>(ax) << 3;
     if (kind == Q5_0) s -= load<i32>(ax) << 4;
     if (ASC_FEATURE_RELAXED_SIMD && kind == Q8_0) s += load<i32>(ax);
+    if (kind == Q8_0U) s -= load<i32>(ax) << 7;
     sum += <f64>(loneScale(kind, wr) * load<f32>(ad)) * <f64>s;
     if (kind == Q4_1 || kind == Q5_1) sum += <f64>(f16At(wr + 2) * load<f32>(ax));
     wr += bb;
@@ -432,6 +438,64 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
   }
 }
 
+// The u8 kernels (Q8_0U): where one instruction multiplies unsigned by signed bytes exactly into i32
+// lanes (dotU8I8Add: vpdpbusd on x64 with AVX-VNNI, which V8 emits for relaxed SIMD's
+// i32x4.relaxed_dot_i8x16_i7x16_add_s), the weights are stored as u = w + 128 (w ^ 0x80, exact for
+// every int8 w) and multiplied with the plain signed activation quants a: sum(u * a) = sum(w * a) +
+// 128 * sum(a), and sum(a) is the activation block sum quantize_q8_0 already writes. Two instructions
+// per 32-value block and token, no sign split, no widening; the integer sums, hence the results, are
+// those of the other kernels. The JS side chooses them only where dot_u8_selftest passes.
+
+/** The i32x4 partial dot (lanes sum to sum(u * a)) of a u8-form block's two quant vectors with the 32 quants at a. */
+// @ts-ignore: decorator
+@inline function u8Dot(q0: v128, q1: v128, a: usize): v128 {
+  return settle(dotU8I8Add(q1, v128.load(a, 16), dotU8I8Add(q0, v128.load(a), i32x4.splat(0))));
+}
+
+/** Four tokens' (quants `cols` apart from a) sums of u * a with the u8-form block at q, one lane per token. */
+// @ts-ignore: decorator
+@inline function u8Block4(q: usize, a: usize, cols: usize): v128 {
+  const q0 = v128.load(q), q1 = v128.load(q, 16);
+  return reduce4(u8Dot(q0, q1, a), u8Dot(q0, q1, a + cols), u8Dot(q0, q1, a + 2 * cols), u8Dot(q0, q1, a + 3 * cols));
+}
+
+/**
+ * One u8-form Q8_0 row (from wr) against four tokens: quants from aq (`cols` apart), scales and block
+ * sums from ad and ax (`tb` bytes apart). Each token's f64 accumulator adds f64(sum) * f64(f32(d_w *
+ * d_a)) block after block, as rowWide4 does. Writes y, y + yStride, ...
+ */
+// @ts-ignore: decorator
+@inline function rowU8x4(wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize): void {
+  let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    for (let j = 0; j < 4; j++) {
+      const s = i32x4.sub(u8Block4(blockOf(Q8_0U, wr, j), aq, cols), i32x4.shl(gather4(ax, tb), 7));
+      const scl = f32x4.mul(f32x4.splat(load<f32>(wr + 4 * j)), gather4(ad, tb));
+      acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
+      acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
+      aq += 32;
+      ad += 4;
+      ax += 4;
+    }
+    wr += 4 * blockBytes(Q8_0U);
+  }
+  for (; b < nb; b++) {
+    const s = i32x4.sub(u8Block4(loneBlock(Q8_0U, wr), aq, cols), i32x4.shl(gather4(ax, tb), 7));
+    const scl = f32x4.mul(f32x4.splat(loneScale(Q8_0U, wr)), gather4(ad, tb));
+    acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
+    acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
+    aq += 32;
+    ad += 4;
+    ax += 4;
+    wr += blockBytes(Q8_0U);
+  }
+  store<f32>(y, <f32>f64x2.extract_lane(acc01, 0));
+  store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
+  store<f32>(y + 2 * yStride, <f32>f64x2.extract_lane(acc23, 0));
+  store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
+}
+
 /**
  * y[t*rows + r] for r in [r0, r1), t < nTok. From four tokens up (prefill, batched decode), tokens
  * go four at a time (rowDot4) and the rest one at a time (rowDot), the row staying in L1 across its
@@ -469,6 +533,11 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
+    if (kind == Q8_0U) {
+      for (; t + 4 <= nTok; t += 4) {
+        rowU8x4(wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2);
+      }
+    }
     for (; t + 4 <= nTok; t += 4) {
       rowDot4(kind, wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2, nOff);
     }
@@ -483,6 +552,14 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
 export function matmul_q8_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   if (nTok >= Q8_WIDE_MIN_TOKENS) matmulWide(w, rows, cols, aq, ad, nTok, y, r0, r1);
   else matmul32(Q8_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+/**
+ * Q8_0 on weights packed in the u8 form (q8_0_pack with flip): plain Q8_0 activations (quants, f32
+ * scales, i32 block sums), any number of tokens. See the u8 kernels above.
+ */
+export function matmul_q8_0_u8(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmul32(Q8_0U, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
 export function matmul_q4_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
@@ -507,24 +584,25 @@ export function matmul_q5_1(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
  * four blocks' quants, and the last cols/32 % 4 blocks each as an f32 scale then its quants. The f16
  * scales convert exactly. dst must not overlap src.
  */
-export function q8_0_pack(src: usize, dst: usize, rows: i32, cols: i32): void {
+export function q8_0_pack(src: usize, dst: usize, rows: i32, cols: i32, flip: i32): void {
   const nb = cols >> 5;
+  const m = i8x16.splat(flip != 0 ? <i8>0x80 : 0);
   for (let r = 0; r < rows; r++) {
     let b = 0;
     for (; b + 4 <= nb; b += 4) {
       for (let j = 0; j < 4; j++) {
         const blk = src + <usize>j * 34;
         store<f32>(dst + 4 * j, f16At(blk));
-        v128.store(dst + 16 + 32 * j, v128.load(blk, 2));
-        v128.store(dst + 16 + 32 * j, v128.load(blk, 18), 16);
+        v128.store(dst + 16 + 32 * j, v128.xor(v128.load(blk, 2), m));
+        v128.store(dst + 16 + 32 * j, v128.xor(v128.load(blk, 18), m), 16);
       }
       src += 136;
       dst += 144;
     }
     for (; b < nb; b++) {
       store<f32>(dst, f16At(src));
-      v128.store(dst, v128.load(src, 2), 4);
-      v128.store(dst, v128.load(src, 18), 20);
+      v128.store(dst, v128.xor(v128.load(src, 2), m), 4);
+      v128.store(dst, v128.xor(v128.load(src, 18), m), 20);
       src += 34;
       dst += 36;
     }
@@ -532,24 +610,25 @@ export function q8_0_pack(src: usize, dst: usize, rows: i32, cols: i32): void {
 }
 
 /** The inverse of q8_0_pack: GGUF Q8_0 blocks at dst from the repacked rows at src (the scales came from f16, so they go back exactly). */
-export function q8_0_unpack(src: usize, dst: usize, rows: i32, cols: i32): void {
+export function q8_0_unpack(src: usize, dst: usize, rows: i32, cols: i32, flip: i32): void {
   const nb = cols >> 5;
+  const m = i8x16.splat(flip != 0 ? <i8>0x80 : 0);
   for (let r = 0; r < rows; r++) {
     let b = 0;
     for (; b + 4 <= nb; b += 4) {
       for (let j = 0; j < 4; j++) {
         const blk = dst + <usize>j * 34;
         store<u16>(blk, f16Bits(load<f32>(src + 4 * j)));
-        v128.store(blk, v128.load(src + 16 + 32 * j), 2);
-        v128.store(blk, v128.load(src + 16 + 32 * j, 16), 18);
+        v128.store(blk, v128.xor(v128.load(src + 16 + 32 * j), m), 2);
+        v128.store(blk, v128.xor(v128.load(src + 16 + 32 * j, 16), m), 18);
       }
       src += 144;
       dst += 136;
     }
     for (; b < nb; b++) {
       store<u16>(dst, f16Bits(load<f32>(src)));
-      v128.store(dst, v128.load(src, 4), 2);
-      v128.store(dst, v128.load(src, 20), 18);
+      v128.store(dst, v128.xor(v128.load(src, 4), m), 2);
+      v128.store(dst, v128.xor(v128.load(src, 20), m), 18);
       src += 36;
       dst += 34;
     }

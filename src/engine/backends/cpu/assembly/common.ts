@@ -129,6 +129,40 @@ export function settled_lane(): i32 {
   return i16x8.add(i8x16.shuffle(lo, hi, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29), i8x16.shuffle(lo, hi, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
 }
 
+/**
+ * c plus the dot products of 16 unsigned bytes u with 16 signed bytes s, four bytes to each i32 lane
+ * (which four go to which lane differs between the two forms; every caller only sums all four lanes).
+ * Built with relaxed SIMD this is i32x4.relaxed_dot_i8x16_i7x16_add_s, one vpdpbusd where V8 finds
+ * AVX-VNNI (Node 22+ on recent x64). Only there is it exact for u above 127: elsewhere the engine may
+ * read u as signed (Arm) or saturate pairs to i16 (x64 without VNNI), so the kernels built on it are
+ * only chosen after dot_u8_selftest passes. Without relaxed SIMD, the exact sums from i16 products
+ * (at most 255 * 128 in magnitude, so no lane can overflow).
+ */
+// @ts-ignore: decorator
+@inline export function dotU8I8Add(u: v128, s: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(s, u, c);
+  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(u), i16x8.extend_low_i8x16_s(s));
+  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(u), i16x8.extend_high_i8x16_s(s));
+  return i32x4.add(c, i32x4.add(lo, hi));
+}
+
+/**
+ * Whether dotU8I8Add is exact on this engine for unsigned bytes up to 255 (see there): 1 or 0. Only
+ * the sum of the four lanes is defined, so each case compares totals: mixed edge values, then all
+ * 255 x 127 (pairs that would saturate i16) and all 255 x -128 (which a signed reading of u changes).
+ */
+export function dot_u8_selftest(zero: i32): i32 {
+  const z = i8x16.splat(<i8>zero);
+  const c = i32x4.add(i32x4.splat(zero), i32x4(1, -2, 3, -4));
+  const u = i8x16.add(z, i8x16(<i8>255, <i8>255, <i8>255, <i8>255, <i8>128, <i8>200, 1, 0, <i8>255, <i8>128, 127, <i8>254, 0, 0, 0, 0));
+  const s = i8x16.add(z, i8x16(127, 127, 127, 127, -128, -128, 127, -1, -128, -128, -128, -128, 5, 5, 5, 5));
+  const max = i8x16.add(z, i8x16.splat(<i8>255));
+  const mixed = hsum(dotU8I8Add(u, s, c)) == -10111;
+  const high = hsum(dotU8I8Add(max, i8x16.add(z, i8x16.splat(127)), c)) == 16 * 255 * 127 - 2;
+  const low = hsum(dotU8I8Add(max, i8x16.add(z, i8x16.splat(-128)), c)) == -16 * 255 * 128 - 2;
+  return mixed && high && low ? 1 : 0;
+}
+
 /** Checks dotI7 on edge values (-128, 127, 0 and mixed signs); the JS side refuses a build where it fails. */
 export function dot_i7_selftest(zero: i32): i32 {
   // `zero` (always 0) keeps the optimiser from folding the instruction at build time.

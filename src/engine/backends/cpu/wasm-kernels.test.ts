@@ -194,11 +194,12 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
     const extra = act.format === "q8_1" ? act.s : act.sums;
     const W = 1 << 20, AQ = W + 65536, AD = AQ + 65536, AX = AD + 65536, Y = AX + 65536;
     const buf = memory.buffer;
-    if (type === GgmlType.Q8_0) {
-      // The Q8_0 kernel reads its weights repacked, as WasmKernels.upload leaves them.
+    if (type === GgmlType.Q8_0 || type === GgmlType.Q4_K) {
+      // The Q8_0 and Q4_K kernels read their weights repacked, as WasmKernels.upload leaves them.
       const RAW = Y + 3 * 65536;
       new Uint8Array(buf, RAW, w.length).set(w);
-      (instance.exports["q8_0_pack"] as (...args: number[]) => void)(RAW, W, rows, cols, u8 ? 1 : 0);
+      if (type === GgmlType.Q8_0) (instance.exports["q8_0_pack"] as (...args: number[]) => void)(RAW, W, rows, cols, u8 ? 1 : 0);
+      else (instance.exports["q4_k_pack"] as (...args: number[]) => void)(RAW, W, rows * cols / 256);
     } else {
       new Uint8Array(buf, W, w.length).set(w);
     }
@@ -243,4 +244,27 @@ for (const [form, kernels] of [["", WasmKernels.load({ relaxed: false })], [" (u
     assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, cols, 2, 5), w.subarray(2 * blocks * 34, 5 * blocks * 34), `${blocks} blocks: rows 2-4`);
   }
   assert.throws(() => kernels.upload(GgmlType.Q8_0, new Uint8Array(33), 1, 32), /needs 34 bytes/);
+});
+
+test("Q4_K weights repacked for the kernels read back as the GGUF bytes they came from", () => {
+  const kernels = WasmKernels.load({ relaxed: false });
+  const rand = seededRandom(12);
+  for (const blocks of [1, 3, 8]) {
+    const rows = 5, cols = 256 * blocks;
+    // Every byte random: all 96 bits of the packed scales and mins take both values somewhere.
+    const w = new Uint8Array(rows * blocks * 144).map(() => Math.floor(rand() * 256));
+    // Scales d and dmin of every kind: subnormal, zero, negative zero, infinity, NaN, the largest finite.
+    const special = [0x0001, 0x03ff, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e01, 0x7bff, 0x8401];
+    for (let b = 0; b < rows * blocks; b++) {
+      for (const field of [0, 2]) {
+        const bits = rand() < 0.5 ? special[(2 * b + field) % special.length] : 0x3c00 ^ Math.floor(rand() * 0x400);
+        w[b * 144 + field] = bits & 0xff;
+        w[b * 144 + field + 1] = bits >> 8;
+      }
+    }
+    const ptr = kernels.upload(GgmlType.Q4_K, w, rows, cols);
+    assert.equal(kernels.weightBytes(GgmlType.Q4_K, rows, cols), rows * blocks * 152);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, cols, 0, rows), w, `${blocks} blocks: all rows`);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, cols, 1, 4), w.subarray(blocks * 144, 4 * blocks * 144), `${blocks} blocks: rows 1-3`);
+  }
 });

@@ -1,6 +1,6 @@
 // The WebAssembly SIMD kernels (assembly/, built to dist/.../kernels.wasm) and the linear memory they
-// work in. Weights live in that memory for the model's lifetime (as GGUF blocks, except Q8_0, repacked
-// with f32 scales: see upload); activations are copied into a scratch region per call. JS owns the
+// work in. Weights live in that memory for the model's lifetime (as GGUF blocks, except Q8_0 and Q4_K,
+// repacked with f32 scales: see upload); activations are copied into a scratch region per call. JS owns the
 // layout: a bump allocator over one growable WebAssembly.Memory.
 // With threads > 1 the memory is shared and a MatmulPool's workers run the same module on it, each
 // over its own range of a matmul's rows (kernels-shared.wasm: the same source, built for shared memory).
@@ -111,6 +111,8 @@ type QuantizeExport = (x: number, n: number, qs: number, d: number, sums: number
 type WidenExport = (aq: number, ad: number, nTok: number, cols: number, a16: number, sc: number) => void;
 /** assembly/blocks32.ts q8_0_pack and q8_0_unpack: (src, dst, rows, cols). */
 type RepackExport = (src: number, dst: number, rows: number, cols: number, flip: number) => void;
+/** assembly/k-quants.ts q4_k_pack and q4_k_unpack: (src, dst, super-blocks). */
+type BlockRepackExport = (src: number, dst: number, blocks: number) => void;
 
 /** GGUF bytes repacked per call of q8_0_pack/q8_0_unpack, through the scratch region. */
 const REPACK_CHUNK_BYTES = 1 << 20;
@@ -125,6 +127,8 @@ interface RowKernels {
   readonly q8Widen: WidenExport;
   readonly q8Pack: RepackExport;
   readonly q8Unpack: RepackExport;
+  readonly q4kPack: BlockRepackExport;
+  readonly q4kUnpack: BlockRepackExport;
   /** Tokens from which matmul_q8_0 reads the wide layout. */
   readonly q8WideMinTokens: number;
 }
@@ -337,6 +341,8 @@ export class WasmKernels {
       q8Widen: exports["q8_widen"] as WidenExport,
       q8Pack: exports["q8_0_pack"] as RepackExport,
       q8Unpack: exports["q8_0_unpack"] as RepackExport,
+      q4kPack: exports["q4_k_pack"] as BlockRepackExport,
+      q4kUnpack: exports["q4_k_unpack"] as BlockRepackExport,
       q8WideMinTokens: (exports["Q8_WIDE_MIN_TOKENS"] as { readonly value: number }).value,
     });
   }
@@ -362,17 +368,26 @@ export class WasmKernels {
   }
 
   /**
-   * Bytes a `type` weight of rows × cols takes in linear memory: its GGUF size, except Q8_0, which
-   * the kernels read repacked with f32 scales (36 bytes per 32 values instead of 34; see
-   * assembly/blocks32.ts q8_0_pack).
+   * Bytes a `type` weight of rows × cols takes in linear memory: its GGUF size, except Q8_0 and Q4_K,
+   * which the kernels read repacked with f32 scales (Q8_0: 36 bytes per 32 values instead of 34, see
+   * assembly/blocks32.ts q8_0_pack; Q4_K: 152 per 256 instead of 144, see assembly/k-quants.ts q4_k_pack).
    */
   weightBytes(type: GgmlType, rows: number, cols: number): number {
-    return type === GgmlType.Q8_0 ? rows * (cols / 32) * 36 : rows * bytesFor(type, cols);
+    if (type === GgmlType.Q8_0) return rows * (cols / 32) * 36;
+    if (type === GgmlType.Q4_K) return rows * (cols / 256) * 152;
+    return rows * bytesFor(type, cols);
+  }
+
+  /** Repacks `rows` rows (cols values each) of a repacked type between GGUF bytes and the kernels' layout. */
+  private repack(type: GgmlType, direction: "pack" | "unpack", src: number, dst: number, rows: number, cols: number): void {
+    const k = this.rowKernels;
+    if (type === GgmlType.Q8_0) (direction === "pack" ? k.q8Pack : k.q8Unpack)(src, dst, rows, cols, this.u8 ? 1 : 0);
+    else (direction === "pack" ? k.q4kPack : k.q4kUnpack)(src, dst, rows * (cols / 256));
   }
 
   /**
    * Copies a weight (`data`: GGUF bytes of rows × cols) into linear memory once, in the layout
-   * `type`'s kernel reads; returns its offset. Q8_0 is repacked on the way in, a megabyte at a time
+   * `type`'s kernel reads; returns its offset. Q8_0 and Q4_K are repacked on the way in, a megabyte at a time
    * through the scratch region, so no second copy of the tensor is made.
    */
   upload(type: GgmlType, data: Uint8Array, rows: number, cols: number): number {
@@ -385,7 +400,7 @@ export class WasmKernels {
   writeWeight(type: GgmlType, ptr: number, data: Uint8Array, rows: number, cols: number): void {
     const raw = rows * bytesFor(type, cols);
     if (data.length !== raw) throw new QuantShapeError(`${typeName(type)} weight of ${rows} x ${cols} needs ${raw} bytes, got ${data.length}`);
-    if (type !== GgmlType.Q8_0) {
+    if (type !== GgmlType.Q8_0 && type !== GgmlType.Q4_K) {
       this.heap.bytes(ptr, data.length).set(data);
       return;
     }
@@ -395,24 +410,24 @@ export class WasmKernels {
       const n = Math.min(chunkRows, rows - r);
       const src = this.scratch(n * rawRow);
       this.heap.bytes(src, n * rawRow).set(data.subarray(r * rawRow, (r + n) * rawRow));
-      this.rowKernels.q8Pack(src, ptr + r * packedRow, n, cols, this.u8 ? 1 : 0);
+      this.repack(type, "pack", src, ptr + r * packedRow, n, cols);
     }
   }
 
   /**
    * GGUF bytes of rows [r0, r1) of a weight put in linear memory by upload(): a view of that memory
-   * (valid until it next grows), or for Q8_0 a copy unpacked from the kernels' layout.
+   * (valid until it next grows), or for Q8_0 and Q4_K a copy unpacked from the kernels' layout.
    */
   weightRows(type: GgmlType, ptr: number, cols: number, r0: number, r1: number): Uint8Array {
     const rawRow = bytesFor(type, cols);
-    if (type !== GgmlType.Q8_0) return this.heap.bytes(ptr + r0 * rawRow, (r1 - r0) * rawRow);
+    if (type !== GgmlType.Q8_0 && type !== GgmlType.Q4_K) return this.heap.bytes(ptr + r0 * rawRow, (r1 - r0) * rawRow);
     const out = new Uint8Array((r1 - r0) * rawRow);
     const packedRow = this.weightBytes(type, 1, cols);
     const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
     for (let r = r0; r < r1; r += chunkRows) {
       const n = Math.min(chunkRows, r1 - r);
       const dst = this.scratch(n * rawRow);
-      this.rowKernels.q8Unpack(ptr + r * packedRow, dst, n, cols, this.u8 ? 1 : 0);
+      this.repack(type, "unpack", ptr + r * packedRow, dst, n, cols);
       out.set(this.heap.bytes(dst, n * rawRow), (r - r0) * rawRow);
     }
     return out;

@@ -5,7 +5,13 @@
 // kernel's: f64(f32(d_a*d_w)) * sumi - f64(f32(d_a*dmin_w)) * sumMins, accumulated in f64.
 // With relaxed SIMD (the "relaxed" build) the quant x activation products go through dotI7 on the
 // raw bytes instead of widening both sides to i16; the integer sums are the same, so are the results.
-import { dotI7, f16At, hsum } from "./common";
+//
+// Q4_K weights live in the kernels' memory repacked (q4_k_pack), not as GGUF blocks: each super-block
+// as d and dmin in f32 (8 bytes), its 8 six-bit scales and 8 six-bit mins one per byte (16 bytes),
+// then the 128 quant bytes as in GGUF: 152 bytes instead of 144. Converting the two f16 and unpacking
+// the 12 packed scale bytes cost, per super-block and row, about as much again as the finishing
+// arithmetic; repacked, the kernel loads them. Every field converts exactly both ways (q4_k_unpack).
+import { dotI7, f16At, f16Bits, hsum } from "./common";
 
 // @ts-ignore: decorator
 @inline const Q4_K = 0;
@@ -45,6 +51,30 @@ import { dotI7, f16At, hsum } from "./common";
   return <u64>lo | (<u64>hi << 32);
 }
 
+/** Bytes per super-block in the kernels' memory (Q4_K repacked, see q4_k_pack). */
+// @ts-ignore: decorator
+@inline function kBlockBytes(kind: i32): usize {
+  return kind == Q4_K ? 152 : kind == Q5_K ? 176 : 210;
+}
+
+/** Where a Q4_K/Q5_K super-block's quant bytes start. */
+// @ts-ignore: decorator
+@inline function quantsAt(kind: i32, o: usize): usize {
+  return o + (kind == Q4_K ? 24 : 48);
+}
+
+/** The 8 sub-block scales (or mins) of the Q4_K/Q5_K super-block at o, one per byte. */
+// @ts-ignore: decorator
+@inline function scaleBytes(kind: i32, o: usize, mins: bool): u64 {
+  return kind == Q4_K ? load<u64>(o + (mins ? 16 : 8)) : kScales(o + 4, mins);
+}
+
+/** d and dmin of the Q4_K/Q5_K super-block at o, in lanes 0 and 1 of an f32x4. */
+// @ts-ignore: decorator
+@inline function dAndMin(kind: i32, o: usize): v128 {
+  return kind == Q4_K ? v128.load64_zero(o) : f32x4.replace_lane(f32x4.splat(f16At(o)), 1, f16At(o + 2));
+}
+
 /** Bit `bit` of each byte of h, moved to bit 4. */
 // @ts-ignore: decorator
 @inline function bitTo4(h: v128, bit: i32, m: v128): v128 {
@@ -54,7 +84,7 @@ import { dotI7, f16At, hsum } from "./common";
 /** Q4_K/Q5_K chunk c of the super-block at o against activations already widened to i16 (a0..a7). */
 // @ts-ignore: decorator
 @inline function chunkWide(kind: i32, o: usize, c: i32, sc: u64, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128, m4: v128, mx: v128): v128 {
-  const q = o + (kind == Q4_K ? 16 : 48) + 32 * c;
+  const q = quantsAt(kind, o) + 32 * c;
   const v0 = v128.load(q), v1 = v128.load(q, 16);
   let l0 = v128.and(v0, m4), l1 = v128.and(v1, m4);
   let h0 = v128.and(i16x8.shr_u(v0, 4), m4), h1 = v128.and(i16x8.shr_u(v1, 4), m4);
@@ -80,7 +110,7 @@ import { dotI7, f16At, hsum } from "./common";
 /** The four 16-byte vectors of chunk c's quants: low nibbles (l0, l1: sub-block 2c), high (h0, h1: 2c+1). */
 // @ts-ignore: decorator
 @inline function nibbleAt(kind: i32, o: usize, c: i32, part: i32, m4: v128, mx: v128): v128 {
-  const q = o + (kind == Q4_K ? 16 : 48) + 32 * c;
+  const q = quantsAt(kind, o) + 32 * c;
   const v = v128.load(q + 16 * (part & 1));
   let n = part < 2 ? v128.and(v, m4) : v128.and(i16x8.shr_u(v, 4), m4);
   if (kind == Q5_K) n = v128.or(n, bitTo4(v128.load(o + 16 + 16 * (part & 1)), 2 * c + (part >> 1), mx));
@@ -94,8 +124,8 @@ import { dotI7, f16At, hsum } from "./common";
  * a general register.
  */
 // @ts-ignore: decorator
-@inline function scaleVec(o: usize): v128 {
-  return i16x8.extend_low_i8x16_u(i64x2.splat(kScales(o + 4, false)));
+@inline function scaleVec(kind: i32, o: usize): v128 {
+  return i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, false)));
 }
 
 // @ts-ignore: decorator
@@ -167,8 +197,8 @@ import { dotI7, f16At, hsum } from "./common";
 
 /** Q4_K/Q5_K's 8 mins, each repeated for the two bsums (16 values) it covers: first or second eight lanes. */
 // @ts-ignore: decorator
-@inline function mins45(o: usize, second: bool): v128 {
-  const mn = i16x8.extend_low_i8x16_u(i64x2.splat(kScales(o + 4, true)));
+@inline function mins45(kind: i32, o: usize, second: bool): v128 {
+  const mn = i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, true)));
   return second
     ? i8x16.shuffle(mn, mn, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15)
     : i8x16.shuffle(mn, mn, 0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
@@ -184,11 +214,19 @@ import { dotI7, f16At, hsum } from "./common";
   return <f64>(da * dw) * <f64>(hsum(acc) - (hsum(off) << 5));
 }
 
-/** Q4_K/Q5_K's float part for one token: scale dw, min scale dmin and mins m0/m1 from the weights. */
+/**
+ * Q4_K/Q5_K's float part for one token: f64(f32(da*dw)) * sum(acc) - f64(f32(da*dmin)) * sum(mins), with
+ * d and dmin in lanes 0 and 1 of dd and mins m0/m1 from the weights. Both sums and both products go
+ * in one pair of lanes; each product is exact in f64 (a 24-bit mantissa times an integer below 2^24),
+ * so this rounds only at the subtraction, as the scalar form does.
+ */
 // @ts-ignore: decorator
-@inline function fin45(acc: v128, m0: v128, m1: v128, dw: f32, dmin: f32, bs: usize, da: f32): f64 {
+@inline function fin45(acc: v128, m0: v128, m1: v128, dd: v128, bs: usize, da: f32): f64 {
   const mins = i32x4.add(i32x4.dot_i16x8_s(m0, bsums16(bs, false)), i32x4.dot_i16x8_s(m1, bsums16(bs, true)));
-  return <f64>(da * dw) * <f64>hsum(acc) - <f64>(da * dmin) * <f64>hsum(mins);
+  const t = i32x4.add(i32x4.shuffle(acc, mins, 0, 4, 1, 5), i32x4.shuffle(acc, mins, 2, 6, 3, 7));
+  const sums = i32x4.add(t, i32x4.shuffle(t, t, 2, 3, 0, 1));
+  const p = f64x2.mul(f64x2.convert_low_i32x4_s(sums), f64x2.promote_low_f32x4(f32x4.mul(dd, f32x4.splat(da))));
+  return f64x2.extract_lane(p, 0) - f64x2.extract_lane(p, 1);
 }
 
 /**
@@ -198,7 +236,7 @@ import { dotI7, f16At, hsum } from "./common";
 // @ts-ignore: decorator
 @inline function finish(kind: i32, o: usize, acc: v128, bs: usize, da: f32): f64 {
   if (kind == Q6_K) return fin6(acc, scales6(o, false), scales6(o, true), f16At(o + 208), bs, da);
-  return fin45(acc, mins45(o, false), mins45(o, true), f16At(o), f16At(o + 2), bs, da);
+  return fin45(acc, mins45(kind, o, false), mins45(kind, o, true), dAndMin(kind, o), bs, da);
 }
 
 /** One super-block of weights at o against 256 activation quants at a with bsums bs and scale da. */
@@ -209,14 +247,14 @@ import { dotI7, f16At, hsum } from "./common";
   if (kind == Q6_K) {
     for (let j = 0; j < 4; j++) acc = i32x4.add(acc, chunk6(o, j >> 1, j & 1, a, m4, mx));
   } else if (ASC_FEATURE_RELAXED_SIMD) {
-    let sv = scaleVec(o);
+    let sv = scaleVec(kind, o);
     for (let c = 0; c < 4; c++) {
       const ac = a + 64 * c;
       acc = i32x4.add(acc, chunkRaw(kind, o, c, scaleLo(sv), scaleHi(sv), v128.load(ac), v128.load(ac, 16), v128.load(ac, 32), v128.load(ac, 48), m4, mx));
       sv = nextScales(sv);
     }
   } else {
-    const sc = kScales(o + 4, false);
+    const sc = scaleBytes(kind, o, false);
     for (let c = 0; c < 4; c++) acc = i32x4.add(acc, chunk45(kind, o, c, a, sc, m4, mx));
   }
   return finish(kind, o, acc, bs, da);
@@ -253,7 +291,7 @@ import { dotI7, f16At, hsum } from "./common";
  */
 // @ts-ignore: decorator
 @inline function rowK4(kind: i32, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
-  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  const bb = kBlockBytes(kind);
   let o = wr;
   let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
   for (let b = 0; b < nb; b++) {
@@ -280,9 +318,9 @@ import { dotI7, f16At, hsum } from "./common";
         acc3 = i32x4.add(acc3, tok6(w0, w1, w2, w3, w4, w5, w6, w7, s1, s2, s3, s4, at + 3 * cols));
       }
     } else {
-      const sc = kScales(o + 4, false);
+      const sc = scaleBytes(kind, o, false);
       for (let c = 0; c < 4; c++) {
-        const q = o + (kind == Q4_K ? 16 : 48) + 32 * c;
+        const q = quantsAt(kind, o) + 32 * c;
         const v0 = v128.load(q), v1 = v128.load(q, 16);
         let l0 = v128.and(v0, m4), l1 = v128.and(v1, m4);
         let h0 = v128.and(i16x8.shr_u(v0, 4), m4), h1 = v128.and(i16x8.shr_u(v1, 4), m4);
@@ -341,7 +379,7 @@ import { dotI7, f16At, hsum } from "./common";
 /** rowK4 for the relaxed build: the quants stay bytes (no widening), each dotted with four tokens. */
 // @ts-ignore: decorator
 @inline function rowK4r(kind: i32, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
-  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  const bb = kBlockBytes(kind);
   let o = wr;
   let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
   for (let b = 0; b < nb; b++) {
@@ -364,7 +402,7 @@ import { dotI7, f16At, hsum } from "./common";
         acc3 = i32x4.add(acc3, tok6r(q1, q2, q3, q4, s1, s2, s3, s4, at + 3 * cols));
       }
     } else {
-      let sv = scaleVec(o);
+      let sv = scaleVec(kind, o);
       for (let c = 0; c < 4; c++) {
         const l0 = nibbleAt(kind, o, c, 0, m4, mx), l1 = nibbleAt(kind, o, c, 1, m4, mx);
         const h0 = nibbleAt(kind, o, c, 2, m4, mx), h1 = nibbleAt(kind, o, c, 3, m4, mx);
@@ -385,11 +423,11 @@ import { dotI7, f16At, hsum } from "./common";
       y2 += fin6(acc2, sc0, sc1, dw, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
       y3 += fin6(acc3, sc0, sc1, dw, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
     } else {
-      const m0 = mins45(o, false), m1 = mins45(o, true), dw = f16At(o), dmin = f16At(o + 2);
-      y0 += fin45(acc0, m0, m1, dw, dmin, s, load<f32>(d));
-      y1 += fin45(acc1, m0, m1, dw, dmin, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
-      y2 += fin45(acc2, m0, m1, dw, dmin, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
-      y3 += fin45(acc3, m0, m1, dw, dmin, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+      const m0 = mins45(kind, o, false), m1 = mins45(kind, o, true), dd = dAndMin(kind, o);
+      y0 += fin45(acc0, m0, m1, dd, s, load<f32>(d));
+      y1 += fin45(acc1, m0, m1, dd, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
+      y2 += fin45(acc2, m0, m1, dd, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
+      y3 += fin45(acc3, m0, m1, dd, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
     }
     o += bb;
     a += 256;
@@ -405,7 +443,7 @@ import { dotI7, f16At, hsum } from "./common";
 /** One weight row against one token: the f64 sum of its super-blocks. */
 // @ts-ignore: decorator
 @inline function rowK(kind: i32, wr: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128): f64 {
-  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  const bb = kBlockBytes(kind);
   let o = wr;
   let acc: f64 = 0;
   for (let b = 0; b < nb; b++) {
@@ -425,7 +463,7 @@ import { dotI7, f16At, hsum } from "./common";
  */
 // @ts-ignore: decorator
 @inline function rowKStreams(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128, y0: usize, y1: usize, y2: usize, y3: usize): void {
-  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  const bb = kBlockBytes(kind);
   let acc0: f64 = 0, acc1: f64 = 0, acc2: f64 = 0, acc3: f64 = 0;
   for (let b = 0; b < nb; b++) {
     const da = load<f32>(d);
@@ -450,7 +488,7 @@ import { dotI7, f16At, hsum } from "./common";
 // @ts-ignore: decorator
 @inline function matmulK(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, bs: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   const nb = cols >> 8;
-  const bb: usize = kind == Q4_K ? 144 : kind == Q5_K ? 176 : 210;
+  const bb = kBlockBytes(kind);
   const rowBytes = <usize>nb * bb;
   const opaque = rows >> 31; // 0: rows is never negative, but the optimiser cannot know that
   const m4 = byteMask(0x0f, opaque);
@@ -500,4 +538,39 @@ export function matmul_q5_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
 
 export function matmul_q6_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   matmulK(Q6_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+/**
+ * Copies n GGUF Q4_K super-blocks from src to dst in the layout the Q4_K kernels read (see the top of
+ * this file): d and dmin as f32, the 8 scales and 8 mins unpacked to a byte each, then the quants.
+ * dst must not overlap src.
+ */
+export function q4_k_pack(src: usize, dst: usize, n: i32): void {
+  for (let b = 0; b < n; b++) {
+    store<f32>(dst, f16At(src));
+    store<f32>(dst, f16At(src + 2), 4);
+    store<u64>(dst, kScales(src + 4, false), 8);
+    store<u64>(dst, kScales(src + 4, true), 16);
+    for (let i: usize = 0; i < 128; i += 16) v128.store(dst + 24 + i, v128.load(src + 16 + i));
+    src += 144;
+    dst += 152;
+  }
+}
+
+/** The inverse of q4_k_pack: GGUF Q4_K super-blocks at dst (every field goes back exactly; the 96 scale bits are a bijection). */
+export function q4_k_unpack(src: usize, dst: usize, n: i32): void {
+  for (let b = 0; b < n; b++) {
+    store<u16>(dst, f16Bits(load<f32>(src)));
+    store<u16>(dst, f16Bits(load<f32>(src, 4)), 2);
+    for (let j: usize = 0; j < 4; j++) {
+      const sc = <u32>load<u8>(src + 8 + j), scHi = <u32>load<u8>(src + 12 + j);
+      const mn = <u32>load<u8>(src + 16 + j), mnHi = <u32>load<u8>(src + 20 + j);
+      store<u8>(dst + 4 + j, <u8>((sc & 63) | ((scHi >> 4) << 6)));
+      store<u8>(dst + 8 + j, <u8>((mn & 63) | ((mnHi >> 4) << 6)));
+      store<u8>(dst + 12 + j, <u8>((scHi & 15) | ((mnHi & 15) << 4)));
+    }
+    for (let i: usize = 0; i < 128; i += 16) v128.store(dst + 16 + i, v128.load(src + 24 + i));
+    src += 152;
+    dst += 144;
+  }
 }

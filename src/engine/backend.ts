@@ -55,6 +55,12 @@ export interface Backend {
   devices(): Promise<BackendDevice[]>;
 
   uploadWeight(info: WeightInfo, data: Uint8Array): Weight;
+  /**
+   * Optional: uploadWeight from a reader that fills `dst` with the tensor's bytes from `offset`, so a
+   * backend that keeps weights in memory of its own can stream them there piece by piece instead of
+   * the loader holding each whole tensor in a buffer (whose garbage raises peak memory).
+   */
+  uploadWeightFrom?(info: WeightInfo, byteSize: number, read: (dst: Uint8Array, offset: number) => Promise<void>): Promise<Weight>;
   alloc(elements: number): Activation;
   write(dst: Activation, src: Float32Array, offset?: number): void;
   /** Downloads to the host; async because GPU read-back is. */

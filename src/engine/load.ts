@@ -27,7 +27,9 @@ export async function loadTransformer(file: GgufFile, config: ModelConfig, backe
     const info = file.tensor(name);
     if (!info) throw new GgufError(`model is missing tensor ${name}`);
     checkDims(info, dims);
-    return backend.uploadWeight({ name, type: info.type, dims: info.dims }, await file.readTensor(info));
+    const wi = { name, type: info.type, dims: info.dims };
+    if (backend.uploadWeightFrom) return backend.uploadWeightFrom(wi, info.byteSize, (dst, offset) => file.readTensorInto(info, offset, dst));
+    return backend.uploadWeight(wi, await file.readTensor(info));
   }
   async function optional(name: string, dims: readonly number[]): Promise<Weight | undefined> {
     return file.tensor(name) ? weight(name, dims) : undefined;

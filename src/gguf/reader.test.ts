@@ -51,6 +51,12 @@ test("stories260K: header, hyperparameters and one tensor", async () => {
     assert.deepEqual(data, new Uint8Array(whole.subarray(start, start + embd.byteSize)));
     const last = h.tensors[h.tensors.length - 1]!;
     assert.deepEqual(file.readTensorSync(last), await file.readTensor(last));
+    // Pieces read into buffers of the caller's are the same bytes; a piece outside the tensor is refused.
+    const piece = new Uint8Array(1000);
+    await file.readTensorInto(embd, 4096, piece);
+    assert.deepEqual(piece, data.subarray(4096, 5096));
+    await assert.rejects(file.readTensorInto(embd, embd.byteSize - 10, piece), /outside tensor token_embd.weight/);
+    await assert.rejects(file.readTensorInto(embd, -1, piece), RangeError);
     assert.equal(file.tensor("no.such.tensor"), undefined);
     await assert.rejects(file.readTensor("no.such.tensor"), (e: unknown) => e instanceof GgufError && /no tensor named/.test(e.message));
     assert.throws(() => file.readTensorSync({ ...last, offset: 0 }), /does not match/);

@@ -50,6 +50,24 @@ export class GgufFile {
     return this.byName.get(name);
   }
 
+  /**
+   * Reads dst.length bytes of a tensor, from `offset` bytes into it, into dst: for loaders that stream
+   * a tensor into memory of their own (the CPU kernels' heap) rather than holding all of it at once.
+   */
+  async readTensorInto(tensor: TensorInfo | string, offset: number, dst: Uint8Array): Promise<void> {
+    const info = this.resolve(tensor);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + dst.length <= info.byteSize)) {
+      throw new RangeError(`bytes [${offset}, ${offset + dst.length}) are outside tensor ${info.name} (${info.byteSize} bytes)`);
+    }
+    const start = this.header.dataOffset + info.offset + offset;
+    for (let done = 0; done < dst.length; ) {
+      const len = Math.min(dst.length - done, MAX_READ_CHUNK);
+      const { bytesRead } = await this.handle.read(dst, done, len, start + done);
+      if (bytesRead === 0) throw this.shrunk(info);
+      done += bytesRead;
+    }
+  }
+
   /** Reads exactly one tensor's bytes into a fresh buffer. */
   async readTensor(tensor: TensorInfo | string): Promise<Uint8Array> {
     const info = this.resolve(tensor);

@@ -148,6 +148,17 @@ export class CpuBackend implements Backend {
     return new CpuWeight(info, data);
   }
 
+  async uploadWeightFrom(info: WeightInfo, byteSize: number, read: (dst: Uint8Array, offset: number) => Promise<void>): Promise<Weight> {
+    if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type)) {
+      const cols = info.dims[0]!, rows = rowsOf(info);
+      const length = this.wasm.weightBytes(info.type, rows, cols);
+      if (this.wasm.canHold(length)) return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: await this.wasm.uploadFrom(info.type, rows, cols, read), length });
+    }
+    const data = new Uint8Array(byteSize);
+    await read(data, 0);
+    return new CpuWeight(info, data);
+  }
+
   alloc(elements: number): Activation {
     return new CpuActivation(elements);
   }

@@ -268,3 +268,24 @@ test("Q4_K weights repacked for the kernels read back as the GGUF bytes they cam
     assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, cols, 1, 4), w.subarray(blocks * 144, 4 * blocks * 144), `${blocks} blocks: rows 1-3`);
   }
 });
+
+test("uploadFrom streams a weight into the same bytes as upload, for every type, repacked ones included", async () => {
+  const rand = seededRandom(13);
+  for (const [label, k] of [["plain", WasmKernels.load({ relaxed: false })], ["u8", u8Kernels]] as const) {
+    for (const type of TYPES) {
+      const blockSize = typeLayout(type).blockSize;
+      // Rows past the megabyte a piece holds at 8 columns' blocks, so several pieces and a short last one.
+      const cols = 8 * blockSize, rows = Math.ceil((3 << 20) / bytesFor(type, cols)) + 3;
+      const w = rawBlocks(type, rows, cols, rand);
+      const a = k.upload(type, w, rows, cols);
+      let reads = 0;
+      const b = await k.uploadFrom(type, rows, cols, async (dst, offset) => {
+        reads++;
+        dst.set(w.subarray(offset, offset + dst.length));
+      });
+      const bytes = k.weightBytes(type, rows, cols);
+      assert.ok(reads >= 4, `${label} ${typeName(type)}: read in pieces`);
+      assert.deepEqual(k.heap.bytes(b, bytes), k.heap.bytes(a, bytes), `${label} ${typeName(type)}`);
+    }
+  }
+});

@@ -271,6 +271,10 @@ export class WasmKernels {
   private readonly scratchRegion: Region;
   /** Where prepare() puts quantised activations, apart from the scratch so they outlive other calls. */
   private readonly activationRegion: Region;
+  /** uploadFrom's staging buffer (JS memory, see there). */
+  private staging = new Uint8Array(0);
+  /** uploadFrom calls, one after another. */
+  private uploads: Promise<void> = Promise.resolve();
   private generation = 0;
 
   private pool: MatmulPool | undefined;
@@ -394,6 +398,38 @@ export class WasmKernels {
     const ptr = this.heap.alloc(this.weightBytes(type, rows, cols));
     this.writeWeight(type, ptr, data, rows, cols);
     return ptr;
+  }
+
+  /**
+   * upload() from a reader instead of a buffer: `read(dst, offset)` fills dst with the GGUF bytes from
+   * `offset`. Up to a megabyte of rows at a time is read into a staging buffer and copied (or
+   * repacked) into place, so loading holds no whole tensor in JS memory. The staging buffer is plain
+   * JS memory: no view of the kernels' memory is held across an await, since growing that memory
+   * (another caller's allocation meanwhile) detaches its views. Calls are serialised on the buffer.
+   */
+  uploadFrom(type: GgmlType, rows: number, cols: number, read: (dst: Uint8Array, offset: number) => Promise<void>): Promise<number> {
+    const run = this.uploads.then(async () => {
+      const rawRow = bytesFor(type, cols), packedRow = this.weightBytes(type, 1, cols);
+      const repacked = type === GgmlType.Q8_0 || type === GgmlType.Q4_K;
+      const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
+      if (this.staging.length < chunkRows * rawRow) this.staging = new Uint8Array(chunkRows * rawRow);
+      const ptr = this.heap.alloc(this.weightBytes(type, rows, cols));
+      for (let r = 0; r < rows; r += chunkRows) {
+        const n = Math.min(chunkRows, rows - r);
+        const piece = this.staging.subarray(0, n * rawRow);
+        await read(piece, r * rawRow);
+        if (!repacked) {
+          this.heap.bytes(ptr + r * rawRow, piece.length).set(piece);
+          continue;
+        }
+        const src = this.scratch(piece.length);
+        this.heap.bytes(src, piece.length).set(piece);
+        this.repack(type, "pack", src, ptr + r * packedRow, n, cols);
+      }
+      return ptr;
+    });
+    this.uploads = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   /** Writes a weight as upload() does, at ptr (weightBytes(type, rows, cols) bytes already reserved there). */

@@ -58,6 +58,43 @@ function checkWide(kernels: WasmKernels, act: WasmActivations, qs: Int8Array, d:
   }
 }
 
+/**
+ * Q8_0 activations in the u8 kernel's grouped layout (assembly/blocks32.ts q8_u8_group) against the
+ * TypeScript's: per group of four tokens and block, the four tokens' quants, their four scales and their
+ * four corrections 128 * sum; a short last group padded with zeros.
+ */
+function checkGrouped(kernels: WasmKernels, act: WasmActivations, qs: Int8Array, d: Float32Array, sums: Int32Array, what: string): void {
+  const nb = act.cols / 32, groups = Math.ceil(act.nTok / 4);
+  const buf = kernels.heap.memory.buffer;
+  const a8 = new Int8Array(buf, act.aq, groups * nb * 4 * 32);
+  const sc = new Float32Array(buf, act.ad, groups * nb * 4);
+  const bi = new Int32Array(buf, act.ax, groups * nb * 4);
+  for (let g = 0; g < groups; g++) {
+    for (let b = 0; b < nb; b++) {
+      for (let t = 0; t < 4; t++) {
+        const tok = 4 * g + t, slot = (g * nb + b) * 4 + t, real = tok < act.nTok;
+        assert.equal(sc[slot], real ? d[tok * nb + b] : 0, `${what}: grouped scale of token ${tok}, block ${b}`);
+        assert.equal(bi[slot], real ? 128 * sums[tok * nb + b] : 0, `${what}: grouped correction of token ${tok}, block ${b}`);
+        for (let k = 0; k < 32; k++) {
+          assert.equal(a8[slot * 32 + k], real ? qs[tok * act.cols + 32 * b + k] : 0, `${what}: grouped quant ${k} of token ${tok}, block ${b}`);
+        }
+      }
+    }
+  }
+}
+
+test("Q8_0 activations in the u8 kernel's grouped layout equal the TypeScript's quants, scales and sums", () => {
+  const kernels = WasmKernels.load({ relaxed: false, u8: true });
+  const rand = seededRandom(53);
+  for (const [nTok, cols, x] of [[1, 2048, randomNormals(rand, 2048, 1)], [4, 768, randomNormals(rand, 4 * 768, 40)], [6, 256, edgeRows(256)]] as const) {
+    const want = prepareActivations(GgmlType.Q8_0, x, nTok, cols, false);
+    const act = kernels.prepare(GgmlType.Q8_0, x, nTok, cols)!;
+    assert.equal(act.layout, nTok >= 4 ? "q8_0-u8group" : "q8_0");
+    if (act.layout === "q8_0-u8group") checkGrouped(kernels, act, want.qs, want.d, want.sums, `${nTok}x${cols}`);
+    else assert.deepEqual(readBack(kernels, act, nTok * cols, nTok * cols / 32, 1).sums, want.sums);
+  }
+});
+
 test("Q8_0 and Q8_K activations built in wasm equal the TypeScript's bit for bit", () => {
   const kernels = WasmKernels.load({ relaxed: false });
   const rand = seededRandom(51);
@@ -81,8 +118,10 @@ test("Q8_0 and Q8_K activations built in wasm equal the TypeScript's bit for bit
 });
 
 test("matmuls on wasm-built activations equal those on the TypeScript's, and stale ones are refused", () => {
-  for (const relaxed of relaxedSimdAvailable() ? [false, true] : [false]) {
-    const kernels = WasmKernels.load({ relaxed });
+  const configs = [{ relaxed: false, u8: false }, { relaxed: false, u8: true }, ...(relaxedSimdAvailable() ? [{ relaxed: true, u8: "auto" as const }] : [])];
+  for (const config of configs) {
+    const relaxed = config.relaxed;
+    const kernels = WasmKernels.load(config);
     const rand = seededRandom(52);
     for (const type of [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
       const rows = 37, cols = 512;

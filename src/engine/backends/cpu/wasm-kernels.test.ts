@@ -213,6 +213,11 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
       const A16 = Y + 65536, SC = A16 + 65536;
       (instance.exports["q8_widen"] as (...args: number[]) => void)(AQ, AD, nTok, cols, A16, SC);
       fn(W, rows, cols, A16, SC, AX, nTok, Y, 2, 6);
+    } else if (u8 && nTok >= wideFrom) {
+      // The u8 kernel from as many tokens reads them grouped (q8_u8_group).
+      const A8 = Y + 65536, SC = A8 + 16384, BI = SC + 16384;
+      (instance.exports["q8_u8_group"] as (...args: number[]) => void)(AQ, AD, AX, nTok, cols, A8, SC, BI);
+      fn(W, rows, cols, A8, SC, BI, nTok, Y, 2, 6);
     } else {
       fn(W, rows, cols, AQ, AD, AX, nTok, Y, 2, 6);
     }

@@ -109,6 +109,8 @@ type RopeExport = (x: number, nTok: number, heads: number, headDim: number, cs: 
 type QuantizeExport = (x: number, n: number, qs: number, d: number, sums: number) => void;
 /** assembly/blocks32.ts q8_widen: (aq, ad, nTok, cols, a16, sc). */
 type WidenExport = (aq: number, ad: number, nTok: number, cols: number, a16: number, sc: number) => void;
+/** assembly/blocks32.ts q8_u8_group: (aq, ad, ax, nTok, cols, a8, sc, bi). */
+type GroupExport = (aq: number, ad: number, ax: number, nTok: number, cols: number, a8: number, sc: number, bi: number) => void;
 /** assembly/blocks32.ts q8_0_pack and q8_0_unpack: (src, dst, rows, cols). */
 type RepackExport = (src: number, dst: number, rows: number, cols: number, flip: number) => void;
 /** assembly/k-quants.ts q4_k_pack and q4_k_unpack: (src, dst, super-blocks). */
@@ -125,6 +127,7 @@ interface RowKernels {
   readonly quantizeQ8_0: QuantizeExport;
   readonly quantizeQ8_K: QuantizeExport;
   readonly q8Widen: WidenExport;
+  readonly q8U8Group: GroupExport;
   readonly q8Pack: RepackExport;
   readonly q8Unpack: RepackExport;
   readonly q4kPack: BlockRepackExport;
@@ -137,9 +140,10 @@ interface RowKernels {
  * How the kernels read a weight type's activations: Q8_0 blocks (Q4_0, Q5_0, and Q8_0 on the plain
  * build), Q8_0 rewritten as magnitudes and sign masks (Q8_0 on the relaxed build, see q8_split),
  * Q8_0 widened to i16 in groups of four tokens (Q8_0 from Q8_WIDE_MIN_TOKENS tokens up, see
- * q8_widen), or Q8_K blocks (the K formats).
+ * q8_widen), Q8_0 grouped four tokens to a block for the u8 kernel (from as many tokens, see
+ * q8_u8_group), or Q8_K blocks (the K formats).
  */
-export type WasmActivationLayout = "q8_0" | "q8_0-split" | "q8_0-wide" | "q8_K";
+export type WasmActivationLayout = "q8_0" | "q8_0-split" | "q8_0-wide" | "q8_0-u8group" | "q8_K";
 
 /**
  * Activations quantised in the kernels' memory by WasmKernels.prepare: pointers to the quants (aq),
@@ -162,6 +166,12 @@ const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 function wideBytes(nTok: number, cols: number): { quants: number; scales: number } {
   const padded = Math.ceil(nTok / 4) * 4;
   return { quants: align64(padded * cols * 2), scales: align64((padded * cols / 32) * 4) };
+}
+
+/** Bytes of the u8 kernel's grouped layout (q8_u8_group): int8 quants, f32 scales, i32 corrections, tokens padded to groups of four. */
+function groupedBytes(nTok: number, cols: number): { quants: number; scales: number; corrections: number } {
+  const padded = Math.ceil(nTok / 4) * 4;
+  return { quants: align64(padded * cols), scales: align64((padded * cols / 32) * 4), corrections: align64((padded * cols / 32) * 4) };
 }
 
 /** A region of the kernels' memory reused call after call, grown (by a fresh allocation) when too small. */
@@ -343,6 +353,7 @@ export class WasmKernels {
       quantizeQ8_0: exports["quantize_q8_0"] as QuantizeExport,
       quantizeQ8_K: exports["quantize_q8_k"] as QuantizeExport,
       q8Widen: exports["q8_widen"] as WidenExport,
+      q8U8Group: exports["q8_u8_group"] as GroupExport,
       q8Pack: exports["q8_0_pack"] as RepackExport,
       q8Unpack: exports["q8_0_unpack"] as RepackExport,
       q4kPack: exports["q4_k_pack"] as BlockRepackExport,
@@ -478,7 +489,7 @@ export class WasmKernels {
   activationLayout(type: GgmlType, nTok: number): WasmActivationLayout | undefined {
     switch (type) {
       case GgmlType.Q8_0:
-        if (this.u8) return "q8_0";
+        if (this.u8) return nTok >= this.rowKernels.q8WideMinTokens ? "q8_0-u8group" : "q8_0";
         return nTok >= this.rowKernels.q8WideMinTokens ? "q8_0-wide" : this.q8Split ? "q8_0-split" : "q8_0";
       case GgmlType.Q4_0:
       case GgmlType.Q5_0: return "q8_0";
@@ -505,7 +516,8 @@ export class WasmKernels {
     const xBytes = align64(n * 4), qBytes = align64(layout === "q8_0-split" ? 2 * n : n), dBytes = align64(blocks * 4);
     const sBytes = align64(layout === "q8_K" ? blocks * 16 * 4 : blocks * 4);
     const wide = layout === "q8_0-wide" ? wideBytes(nTok, cols) : { quants: 0, scales: 0 };
-    const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes + wide.quants + wide.scales);
+    const grouped = layout === "q8_0-u8group" ? groupedBytes(nTok, cols) : { quants: 0, scales: 0, corrections: 0 };
+    const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes + wide.quants + wide.scales + grouped.quants + grouped.scales + grouped.corrections);
     const aq = base + xBytes, ad = aq + qBytes, ax = ad + dBytes;
     new Float32Array(this.heap.memory.buffer, base, n).set(x.subarray(0, n));
     if (layout === "q8_K") this.rowKernels.quantizeQ8_K(base, n, aq, ad, ax);
@@ -515,6 +527,11 @@ export class WasmKernels {
       const a16 = ax + sBytes, sc = a16 + wide.quants;
       this.rowKernels.q8Widen(aq, ad, nTok, cols, a16, sc);
       return { layout, nTok, cols, aq: a16, ad: sc, ax, generation: ++this.generation };
+    }
+    if (layout === "q8_0-u8group") {
+      const a8 = ax + sBytes, sc = a8 + grouped.quants, bi = sc + grouped.scales;
+      this.rowKernels.q8U8Group(aq, ad, ax, nTok, cols, a8, sc, bi);
+      return { layout, nTok, cols, aq: a8, ad: sc, ax: bi, generation: ++this.generation };
     }
     return { layout, nTok, cols, aq, ad, ax, generation: ++this.generation };
   }
@@ -544,16 +561,18 @@ export class WasmKernels {
       // The relaxed Q8_0 kernel reads the quants as magnitudes and sign masks: twice the bytes.
       const split = layout === "q8_0-split" ? this.q8Split : undefined;
       const wide = layout === "q8_0-wide" ? wideBytes(act.nTok, cols) : { quants: 0, scales: 0 };
+      const grouped = layout === "q8_0-u8group" ? groupedBytes(act.nTok, cols) : { quants: 0, scales: 0, corrections: 0 };
       const qBytes = align64((split ? 2 : 1) * act.qs.length);
       const dBytes = align64(act.d.length * 4);
       const eBytes = align64(extra.length * 4);
-      const base = this.scratch(qBytes + dBytes + eBytes + wide.quants + wide.scales + yBytes);
+      const layoutBytes = wide.quants + wide.scales + grouped.quants + grouped.scales + grouped.corrections;
+      const base = this.scratch(qBytes + dBytes + eBytes + layoutBytes + yBytes);
       const buf = this.heap.memory.buffer;
       new Int8Array(buf, base, act.qs.length).set(act.qs);
       new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
       if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
       else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
-      yPtr = base + qBytes + dBytes + eBytes + wide.quants + wide.scales;
+      yPtr = base + qBytes + dBytes + eBytes + layoutBytes;
       aq = base;
       ad = base + qBytes;
       ax = base + qBytes + dBytes;
@@ -563,6 +582,13 @@ export class WasmKernels {
         this.rowKernels.q8Widen(aq, ad, act.nTok, cols, a16, sc);
         aq = a16;
         ad = sc;
+      }
+      if (layout === "q8_0-u8group") {
+        const a8 = ax + eBytes, sc = a8 + grouped.quants, bi = sc + grouped.scales;
+        this.rowKernels.q8U8Group(aq, ad, ax, act.nTok, cols, a8, sc, bi);
+        aq = a8;
+        ad = sc;
+        ax = bi;
       }
     }
     if (this.pool && (r1 - r0) * cols * act.nTok >= this.minParallelWork) {

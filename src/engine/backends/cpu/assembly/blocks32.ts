@@ -460,40 +460,99 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
 }
 
 /**
- * One u8-form Q8_0 row (from wr) against four tokens: quants from aq (`cols` apart), scales and block
- * sums from ad and ax (`tb` bytes apart). Each token's f64 accumulator adds f64(sum) * f64(f32(d_w *
- * d_a)) block after block, as rowWide4 does. Writes y, y + yStride, ...
+ * Rewrites nTok tokens of Q8_0 activations (quants aq, f32 scales ad, i32 block sums ax) in the grouped
+ * layout the u8 kernel reads from Q8_WIDE_MIN_TOKENS tokens up: for each group of four tokens g and block
+ * b, the four tokens' 32 quants (128 bytes at a8 + (g*nb + b)*128), their four scales (f32x4 at
+ * sc + (g*nb + b)*16) and their four corrections 128 * sum(a) (i32x4 at bi, same offsets). A last group
+ * short of four tokens is padded with zeros. So the tile reads one contiguous stream per group and no
+ * scattered scale or sum.
+ */
+export function q8_u8_group(aq: usize, ad: usize, ax: usize, nTok: i32, cols: i32, a8: usize, sc: usize, bi: usize): void {
+  const nb = cols >> 5;
+  const groups = (nTok + 3) >> 2;
+  for (let g = 0; g < groups; g++) {
+    for (let t = 0; t < 4; t++) {
+      const tok = 4 * g + t;
+      const at = <usize>(g * nb) << 4;
+      let dst = a8 + (at << 3) + (<usize>t << 5);
+      let o = at + (<usize>t << 2);
+      const src = aq + <usize>tok * <usize>cols;
+      const blk = <usize>(tok * nb) << 2;
+      for (let b = 0; b < nb; b++) {
+        if (tok < nTok) {
+          v128.store(dst, v128.load(src + (<usize>b << 5)));
+          v128.store(dst, v128.load(src + (<usize>b << 5), 16), 16);
+          store<f32>(sc + o, load<f32>(ad + blk + (<usize>b << 2)));
+          store<i32>(bi + o, load<i32>(ax + blk + (<usize>b << 2)) << 7);
+        } else {
+          v128.store(dst, i32x4.splat(0));
+          v128.store(dst, i32x4.splat(0), 16);
+          store<f32>(sc + o, 0);
+          store<i32>(bi + o, 0);
+        }
+        dst += 128;
+        o += 16;
+      }
+    }
+  }
+}
+
+/**
+ * One u8-form Q8_0 row (from wr) against one group of four tokens in the grouped layout (quants from
+ * a, scales from sc, corrections from bi; see q8_u8_group). Each token's f64 accumulator adds f64(sum) *
+ * f64(f32(d_w * d_a)) block after block, as rowWide4 does. Writes the first `valid` outputs at y, y +
+ * yStride, ...
  */
 // @ts-ignore: decorator
-@inline function rowU8x4(wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize): void {
+@inline function rowU8Group(wr: usize, nb: i32, a: usize, sc: usize, bi: usize, y: usize, yStride: usize, valid: i32): void {
   let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
     for (let j = 0; j < 4; j++) {
-      const s = i32x4.sub(u8Block4(blockOf(Q8_0U, wr, j), aq, cols), i32x4.shl(gather4(ax, tb), 7));
-      const scl = f32x4.mul(f32x4.splat(load<f32>(wr + 4 * j)), gather4(ad, tb));
+      const s = i32x4.sub(u8Block4(blockOf(Q8_0U, wr, j), a, 32), v128.load(bi));
+      const scl = f32x4.mul(f32x4.splat(load<f32>(wr + 4 * j)), v128.load(sc));
       acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
       acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
-      aq += 32;
-      ad += 4;
-      ax += 4;
+      a += 128;
+      sc += 16;
+      bi += 16;
     }
     wr += 4 * blockBytes(Q8_0U);
   }
   for (; b < nb; b++) {
-    const s = i32x4.sub(u8Block4(loneBlock(Q8_0U, wr), aq, cols), i32x4.shl(gather4(ax, tb), 7));
-    const scl = f32x4.mul(f32x4.splat(loneScale(Q8_0U, wr)), gather4(ad, tb));
+    const s = i32x4.sub(u8Block4(loneBlock(Q8_0U, wr), a, 32), v128.load(bi));
+    const scl = f32x4.mul(f32x4.splat(loneScale(Q8_0U, wr)), v128.load(sc));
     acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
     acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
-    aq += 32;
-    ad += 4;
-    ax += 4;
+    a += 128;
+    sc += 16;
+    bi += 16;
     wr += blockBytes(Q8_0U);
   }
   store<f32>(y, <f32>f64x2.extract_lane(acc01, 0));
-  store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
-  store<f32>(y + 2 * yStride, <f32>f64x2.extract_lane(acc23, 0));
-  store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
+  if (valid > 1) store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
+  if (valid > 2) store<f32>(y + 2 * yStride, <f32>f64x2.extract_lane(acc23, 0));
+  if (valid > 3) store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
+}
+
+/** matmul_q8_0_u8 from Q8_WIDE_MIN_TOKENS tokens up: activations grouped (a8, sc, bi; see q8_u8_group), groups kept in L2 as matmulWide does. */
+function matmulU8Group(w: usize, rows: i32, cols: i32, a8: usize, sc: usize, bi: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const rowBytes = <usize>nb * blockBytes(Q8_0U);
+  const groups = (nTok + 3) >> 2;
+  const groupBytes = <usize>nb * 128;
+  const chunk = <i32>max<usize>(1, WIDE_CHUNK_BYTES / groupBytes);
+  const yStride = <usize>rows << 2;
+  for (let g0 = 0; g0 < groups; g0 += chunk) {
+    const g1 = min(groups, g0 + chunk);
+    for (let r = r0; r < r1; r++) {
+      const wr = w + <usize>r * rowBytes;
+      for (let g = g0; g < g1; g++) {
+        const o = <usize>(g * nb) << 4;
+        rowU8Group(wr, nb, a8 + <usize>g * groupBytes, sc + o, bi + o, y + (<usize>(4 * g * rows + r) << 2), yStride, min(4, nTok - 4 * g));
+      }
+    }
+  }
 }
 
 /**
@@ -510,8 +569,8 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
   const tb = <usize>nb << 2;
   // Relaxed Q8_0: where the negative parts of the split activations start (see q8_split).
   const nOff = <usize>nTok * <usize>cols;
-  // Q8_0 comes here only below Q8_WIDE_MIN_TOKENS tokens (see matmul_q8_0).
-  if (nTok < 4 || kind == Q8_0) {
+  // Q8_0 (either form) comes here only below Q8_WIDE_MIN_TOKENS tokens (see matmul_q8_0, matmul_q8_0_u8).
+  if (nTok < 4 || kind == Q8_0 || kind == Q8_0U) {
     const q = (r1 - r0) >> 2;
     const qBytes = <usize>q * rowBytes;
     const yq = <usize>q << 2;
@@ -533,11 +592,6 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
-    if (kind == Q8_0U) {
-      for (; t + 4 <= nTok; t += 4) {
-        rowU8x4(wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2);
-      }
-    }
     for (; t + 4 <= nTok; t += 4) {
       rowDot4(kind, wr, nb, aq + <usize>t * cols, cols, ad + <usize>t * tb, ax + <usize>t * tb, tb, y + (<usize>(t * rows + r) << 2), <usize>rows << 2, nOff);
     }
@@ -555,11 +609,13 @@ export function matmul_q8_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
 }
 
 /**
- * Q8_0 on weights packed in the u8 form (q8_0_pack with flip): plain Q8_0 activations (quants, f32
- * scales, i32 block sums), any number of tokens. See the u8 kernels above.
+ * Q8_0 on weights packed in the u8 form (q8_0_pack with flip). Below Q8_WIDE_MIN_TOKENS tokens, plain
+ * Q8_0 activations (quants, f32 scales, i32 block sums); from there up, grouped by q8_u8_group (aq, ad
+ * and aextra its quants, scales and corrections). See the u8 kernels above.
  */
 export function matmul_q8_0_u8(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  matmul32(Q8_0U, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  if (nTok >= Q8_WIDE_MIN_TOKENS) matmulU8Group(w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  else matmul32(Q8_0U, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
 export function matmul_q4_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {

@@ -18,7 +18,7 @@
 // cost about as much as the four blocks' integer dots) and the quants sit 16-byte aligned.
 //
 // Q8_0 from four tokens up (prefill, batched decode) takes its activations "wide" instead (q8_widen):
-// widened to i16 once per matmul and grouped four tokens to a block, so the tile (rowWide4) reads one
+// widened to i16 once per matmul and grouped four tokens to a block, so the tile (rowGroup4) reads one
 // contiguous stream and multiplies with i32x4.dot_i16x8_s, with no sign split and no per-row widening.
 import { dotI7, dotU8I8Add, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scaleSums, settle } from "./common";
 
@@ -221,7 +221,7 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, f16x4At, hsum, hsum64, reduce4, scal
  * One weight row (from wr) against four tokens (quants from aq, `cols` apart; scales and extras
  * `tb` bytes apart): each block is widened to i16 once and dotted with all four, and one
  * transposed reduction gives the four block sums. Writes y, y + yStride, ... (f64 accumulators).
- * Q4/Q5 formats only: Q8_0 batches take the wide tile (matmulWide).
+ * Q4/Q5 formats only: Q8_0 batches take the group tile (matmulGroups).
  */
 // @ts-ignore: decorator
 @inline function rowDot4(kind: i32, wr: usize, nb: i32, aq: usize, cols: usize, ad: usize, ax: usize, tb: usize, y: usize, yStride: usize, nOff: usize): void {
@@ -382,35 +382,51 @@ export function q8_widen(aq: usize, ad: usize, nTok: i32, cols: i32, a16: usize,
   return f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(sc, sc, 2, 3, 0, 1)));
 }
 
+/** Bytes of one group's activations per 32-column block: the wide layout's i16 quants, or the grouped layout's int8 (Q8_0U). */
+// @ts-ignore: decorator
+@inline function groupBlockBytes(kind: i32): usize {
+  return kind == Q8_0U ? 128 : WIDE_GROUP_BLOCK_BYTES;
+}
+
+/** A block's four tokens' integer sums: the wide layout's, or for Q8_0U the grouped layout's less their corrections at bi. */
+// @ts-ignore: decorator
+@inline function groupSums(kind: i32, q: usize, a: usize, bi: usize): v128 {
+  return kind == Q8_0U ? i32x4.sub(u8Block4(q, a, 32), v128.load(bi)) : wideSums(q, a);
+}
+
 /**
- * One Q8_0 weight row (repacked, from wr) against one group of four tokens in the wide layout
- * (quants from a, scales from sc): one transposed reduction per block gives the four tokens' integer
- * sums, and each token's f64 accumulator adds f64(sum) * f64(f32(d_w * d_a)) block after block, as
- * the TypeScript kernel does. Writes the first `valid` of the four outputs at y, y + yStride, ...
+ * One Q8_0 weight row (repacked, from wr; kind Q8_0U: in the u8 form) against one group of four tokens:
+ * the wide layout (q8_widen: quants from a, scales from sc) or, for Q8_0U, the grouped one
+ * (q8_u8_group: quants, scales and the corrections at bi). One transposed reduction per block gives the
+ * four tokens' integer sums, and each token's f64 accumulator adds f64(sum) * f64(f32(d_w * d_a)) block
+ * after block, as the TypeScript kernel does. Writes the first `valid` of the four outputs at y,
+ * y + yStride, ...
  */
 // @ts-ignore: decorator
-@inline function rowWide4(wr: usize, nb: i32, a: usize, sc: usize, y: usize, yStride: usize, valid: i32): void {
+@inline function rowGroup4(kind: i32, wr: usize, nb: i32, a: usize, sc: usize, bi: usize, y: usize, yStride: usize, valid: i32): void {
   let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
     for (let j = 0; j < 4; j++) {
-      const s = wideSums(blockOf(Q8_0, wr, j), a);
+      const s = groupSums(kind, blockOf(kind, wr, j), a, bi);
       const scl = f32x4.mul(f32x4.splat(load<f32>(wr + 4 * j)), v128.load(sc));
       acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
       acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
-      a += WIDE_GROUP_BLOCK_BYTES;
+      a += groupBlockBytes(kind);
       sc += 16;
+      bi += 16;
     }
-    wr += 4 * blockBytes(Q8_0);
+    wr += 4 * blockBytes(kind);
   }
   for (; b < nb; b++) {
-    const s = wideSums(loneBlock(Q8_0, wr), a);
-    const scl = f32x4.mul(f32x4.splat(loneScale(Q8_0, wr)), v128.load(sc));
+    const s = groupSums(kind, loneBlock(kind, wr), a, bi);
+    const scl = f32x4.mul(f32x4.splat(loneScale(kind, wr)), v128.load(sc));
     acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
     acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
-    a += WIDE_GROUP_BLOCK_BYTES;
+    a += groupBlockBytes(kind);
     sc += 16;
-    wr += blockBytes(Q8_0);
+    bi += 16;
+    wr += blockBytes(kind);
   }
   store<f32>(y, <f32>f64x2.extract_lane(acc01, 0));
   if (valid > 1) store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
@@ -418,12 +434,17 @@ export function q8_widen(aq: usize, ad: usize, nTok: i32, cols: i32, a16: usize,
   if (valid > 3) store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
 }
 
-/** matmul_q8_0 from Q8_WIDE_MIN_TOKENS tokens up: activations in the wide layout (a16, sc; see q8_widen). */
-function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+/**
+ * Q8_0 from Q8_WIDE_MIN_TOKENS tokens up, activations in groups of four tokens (kind Q8_0: the wide
+ * layout at a, sc; Q8_0U: the grouped layout at a, sc, bi). Groups whose activations fit
+ * WIDE_CHUNK_BYTES go through all rows before the next groups, so long prompts stay in L2.
+ */
+// @ts-ignore: decorator
+@inline function matmulGroups(kind: i32, w: usize, rows: i32, cols: i32, a: usize, sc: usize, bi: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
-  const rowBytes = <usize>nb * blockBytes(Q8_0);
+  const rowBytes = <usize>nb * blockBytes(kind);
   const groups = (nTok + 3) >> 2;
-  const groupBytes = <usize>nb * WIDE_GROUP_BLOCK_BYTES;
+  const groupBytes = <usize>nb * groupBlockBytes(kind);
   const chunk = <i32>max<usize>(1, WIDE_CHUNK_BYTES / groupBytes);
   const yStride = <usize>rows << 2;
   for (let g0 = 0; g0 < groups; g0 += chunk) {
@@ -431,8 +452,8 @@ function matmulWide(w: usize, rows: i32, cols: i32, a16: usize, sc: usize, nTok:
     for (let r = r0; r < r1; r++) {
       const wr = w + <usize>r * rowBytes;
       for (let g = g0; g < g1; g++) {
-        const y0 = y + (<usize>(4 * g * rows + r) << 2);
-        rowWide4(wr, nb, a16 + <usize>g * groupBytes, sc + (<usize>(g * nb) << 4), y0, yStride, min(4, nTok - 4 * g));
+        const o = <usize>(g * nb) << 4;
+        rowGroup4(kind, wr, nb, a + <usize>g * groupBytes, sc + o, bi + o, y + (<usize>(4 * g * rows + r) << 2), yStride, min(4, nTok - 4 * g));
       }
     }
   }
@@ -497,70 +518,13 @@ export function q8_u8_group(aq: usize, ad: usize, ax: usize, nTok: i32, cols: i3
   }
 }
 
-/**
- * One u8-form Q8_0 row (from wr) against one group of four tokens in the grouped layout (quants from
- * a, scales from sc, corrections from bi; see q8_u8_group). Each token's f64 accumulator adds f64(sum) *
- * f64(f32(d_w * d_a)) block after block, as rowWide4 does. Writes the first `valid` outputs at y, y +
- * yStride, ...
- */
-// @ts-ignore: decorator
-@inline function rowU8Group(wr: usize, nb: i32, a: usize, sc: usize, bi: usize, y: usize, yStride: usize, valid: i32): void {
-  let acc01 = f64x2.splat(0), acc23 = f64x2.splat(0);
-  let b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    for (let j = 0; j < 4; j++) {
-      const s = i32x4.sub(u8Block4(blockOf(Q8_0U, wr, j), a, 32), v128.load(bi));
-      const scl = f32x4.mul(f32x4.splat(load<f32>(wr + 4 * j)), v128.load(sc));
-      acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
-      acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
-      a += 128;
-      sc += 16;
-      bi += 16;
-    }
-    wr += 4 * blockBytes(Q8_0U);
-  }
-  for (; b < nb; b++) {
-    const s = i32x4.sub(u8Block4(loneBlock(Q8_0U, wr), a, 32), v128.load(bi));
-    const scl = f32x4.mul(f32x4.splat(loneScale(Q8_0U, wr)), v128.load(sc));
-    acc01 = f64x2.add(acc01, wideTerms(s, scl, true));
-    acc23 = f64x2.add(acc23, wideTerms(s, scl, false));
-    a += 128;
-    sc += 16;
-    bi += 16;
-    wr += blockBytes(Q8_0U);
-  }
-  store<f32>(y, <f32>f64x2.extract_lane(acc01, 0));
-  if (valid > 1) store<f32>(y + yStride, <f32>f64x2.extract_lane(acc01, 1));
-  if (valid > 2) store<f32>(y + 2 * yStride, <f32>f64x2.extract_lane(acc23, 0));
-  if (valid > 3) store<f32>(y + 3 * yStride, <f32>f64x2.extract_lane(acc23, 1));
-}
-
-/** matmul_q8_0_u8 from Q8_WIDE_MIN_TOKENS tokens up: activations grouped (a8, sc, bi; see q8_u8_group), groups kept in L2 as matmulWide does. */
-function matmulU8Group(w: usize, rows: i32, cols: i32, a8: usize, sc: usize, bi: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  const nb = cols >> 5;
-  const rowBytes = <usize>nb * blockBytes(Q8_0U);
-  const groups = (nTok + 3) >> 2;
-  const groupBytes = <usize>nb * 128;
-  const chunk = <i32>max<usize>(1, WIDE_CHUNK_BYTES / groupBytes);
-  const yStride = <usize>rows << 2;
-  for (let g0 = 0; g0 < groups; g0 += chunk) {
-    const g1 = min(groups, g0 + chunk);
-    for (let r = r0; r < r1; r++) {
-      const wr = w + <usize>r * rowBytes;
-      for (let g = g0; g < g1; g++) {
-        const o = <usize>(g * nb) << 4;
-        rowU8Group(wr, nb, a8 + <usize>g * groupBytes, sc + o, bi + o, y + (<usize>(4 * g * rows + r) << 2), yStride, min(4, nTok - 4 * g));
-      }
-    }
-  }
-}
 
 /**
  * y[t*rows + r] for r in [r0, r1), t < nTok. From four tokens up (prefill, batched decode), tokens
  * go four at a time (rowDot4) and the rest one at a time (rowDot), the row staying in L1 across its
  * tokens: that work is compute-bound. Below four it is bound by reading the weights, and each token
  * walks the range as four interleaved quarters (rowDotStreams); every row gets the same arithmetic
- * either way, so results do not depend on the path. (Q8_0 from four tokens up goes to matmulWide.)
+ * either way, so results do not depend on the path. (Q8_0 from four tokens up goes to matmulGroups.)
  */
 // @ts-ignore: decorator
 @inline function matmul32(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, ax: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
@@ -604,7 +568,7 @@ function matmulU8Group(w: usize, rows: i32, cols: i32, a8: usize, sc: usize, bi:
 
 /** From Q8_WIDE_MIN_TOKENS tokens up, aq and ad hold the wide layout (q8_widen) and aextra is unused. */
 export function matmul_q8_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  if (nTok >= Q8_WIDE_MIN_TOKENS) matmulWide(w, rows, cols, aq, ad, nTok, y, r0, r1);
+  if (nTok >= Q8_WIDE_MIN_TOKENS) matmulGroups(Q8_0, w, rows, cols, aq, ad, 0, nTok, y, r0, r1);
   else matmul32(Q8_0, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
@@ -614,7 +578,7 @@ export function matmul_q8_0(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
  * and aextra its quants, scales and corrections). See the u8 kernels above.
  */
 export function matmul_q8_0_u8(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  if (nTok >= Q8_WIDE_MIN_TOKENS) matmulU8Group(w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  if (nTok >= Q8_WIDE_MIN_TOKENS) matmulGroups(Q8_0U, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
   else matmul32(Q8_0U, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 

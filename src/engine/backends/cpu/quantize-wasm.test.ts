@@ -111,6 +111,12 @@ test("Q8_0 and Q8_K activations built in wasm equal the TypeScript's bit for bit
       assert.deepEqual(got.qs, want.qs, `${type} ${nTok}x${cols}: quants`);
       assert.deepEqual(got.d, want.d, `${type} ${nTok}x${cols}: scales`);
       assert.deepEqual(got.sums, want.sums, `${type} ${nTok}x${cols}: sums`);
+      if (sumsPerBlock === 16) {
+        // Then each block's 8 pair sums as i16, for Q4_K/Q5_K's mins (q8k_pairs).
+        const blocks = n / block;
+        const pairs = new Int16Array(kernels.heap.memory.buffer, act.ax + blocks * 64, blocks * 8);
+        assert.deepEqual([...pairs], Array.from({ length: blocks * 8 }, (_, i) => want.sums[2 * i] + want.sums[2 * i + 1]), `${type} ${nTok}x${cols}: pair sums`);
+      }
     }
   }
   assert.equal(kernels.prepare(GgmlType.Q4_1, new Float32Array(32), 1, 32), undefined, "Q8_1 stays in JS");

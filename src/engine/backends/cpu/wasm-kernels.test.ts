@@ -206,6 +206,8 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
     new Int8Array(buf, AQ, act.qs.length).set(act.qs);
     new Float32Array(buf, AD, act.d.length).set(act.d);
     new Uint8Array(buf, AX, extra.byteLength).set(new Uint8Array(extra.buffer, extra.byteOffset, extra.byteLength));
+    // The K kernels find their bsums' pair sums right after them, as WasmKernels puts them (q8k_pairs).
+    if (act.format === "q8_K") (instance.exports["q8k_pairs"] as (...args: number[]) => void)(AX, extra.length / 16, AX + extra.byteLength);
     const y = new Float32Array(buf, Y, nTok * rows + 16).fill(-777);
     // Q8_0 from Q8_WIDE_MIN_TOKENS tokens up reads its activations widened, as WasmKernels passes them.
     const wideFrom = (instance.exports["Q8_WIDE_MIN_TOKENS"] as { readonly value: number }).value;

@@ -109,6 +109,8 @@ type RopeExport = (x: number, nTok: number, heads: number, headDim: number, cs: 
 type QuantizeExport = (x: number, n: number, qs: number, d: number, sums: number) => void;
 /** assembly/blocks32.ts q8_widen: (aq, ad, nTok, cols, a16, sc). */
 type WidenExport = (aq: number, ad: number, nTok: number, cols: number, a16: number, sc: number) => void;
+/** assembly/k-quants.ts q8k_pairs: (sums, blocks, out). */
+type PairsExport = (sums: number, blocks: number, out: number) => void;
 /** assembly/blocks32.ts q8_u8_group: (aq, ad, ax, nTok, cols, a8, sc, bi). */
 type GroupExport = (aq: number, ad: number, ax: number, nTok: number, cols: number, a8: number, sc: number, bi: number) => void;
 /** assembly/blocks32.ts q8_0_pack and q8_0_unpack: (src, dst, rows, cols). */
@@ -128,6 +130,7 @@ interface RowKernels {
   readonly quantizeQ8_K: QuantizeExport;
   readonly q8Widen: WidenExport;
   readonly q8U8Group: GroupExport;
+  readonly q8kPairs: PairsExport;
   readonly q8Pack: RepackExport;
   readonly q8Unpack: RepackExport;
   readonly q4kPack: BlockRepackExport;
@@ -354,6 +357,7 @@ export class WasmKernels {
       quantizeQ8_K: exports["quantize_q8_k"] as QuantizeExport,
       q8Widen: exports["q8_widen"] as WidenExport,
       q8U8Group: exports["q8_u8_group"] as GroupExport,
+      q8kPairs: exports["q8k_pairs"] as PairsExport,
       q8Pack: exports["q8_0_pack"] as RepackExport,
       q8Unpack: exports["q8_0_unpack"] as RepackExport,
       q4kPack: exports["q4_k_pack"] as BlockRepackExport,
@@ -514,13 +518,17 @@ export class WasmKernels {
     if (x.length < n) throw new QuantShapeError(`activations hold ${x.length} values, need ${nTok} x ${cols}`);
     const blocks = n / block;
     const xBytes = align64(n * 4), qBytes = align64(layout === "q8_0-split" ? 2 * n : n), dBytes = align64(blocks * 4);
-    const sBytes = align64(layout === "q8_K" ? blocks * 16 * 4 : blocks * 4);
+    // Q8_K: the 16 i32 bsums per block, then (for Q4_K/Q5_K, see q8k_pairs) 8 i16 pair sums per block.
+    const sBytes = align64(layout === "q8_K" ? blocks * (16 * 4 + 16) : blocks * 4);
     const wide = layout === "q8_0-wide" ? wideBytes(nTok, cols) : { quants: 0, scales: 0 };
     const grouped = layout === "q8_0-u8group" ? groupedBytes(nTok, cols) : { quants: 0, scales: 0, corrections: 0 };
     const base = this.activationRegion.take(xBytes + qBytes + dBytes + sBytes + wide.quants + wide.scales + grouped.quants + grouped.scales + grouped.corrections);
     const aq = base + xBytes, ad = aq + qBytes, ax = ad + dBytes;
     new Float32Array(this.heap.memory.buffer, base, n).set(x.subarray(0, n));
-    if (layout === "q8_K") this.rowKernels.quantizeQ8_K(base, n, aq, ad, ax);
+    if (layout === "q8_K") {
+      this.rowKernels.quantizeQ8_K(base, n, aq, ad, ax);
+      this.rowKernels.q8kPairs(ax, blocks, ax + blocks * 64);
+    }
     else this.rowKernels.quantizeQ8_0(base, n, aq, ad, ax);
     if (layout === "q8_0-split") this.q8Split!(aq, n, ax);
     if (layout === "q8_0-wide") {
@@ -564,7 +572,8 @@ export class WasmKernels {
       const grouped = layout === "q8_0-u8group" ? groupedBytes(act.nTok, cols) : { quants: 0, scales: 0, corrections: 0 };
       const qBytes = align64((split ? 2 : 1) * act.qs.length);
       const dBytes = align64(act.d.length * 4);
-      const eBytes = align64(extra.length * 4);
+      // Q8_K's bsums are followed by their pair sums (q8k_pairs), 16 bytes per block of 16 bsums.
+      const eBytes = align64(extra.length * 4 + (layout === "q8_K" ? extra.length : 0));
       const layoutBytes = wide.quants + wide.scales + grouped.quants + grouped.scales + grouped.corrections;
       const base = this.scratch(qBytes + dBytes + eBytes + layoutBytes + yBytes);
       const buf = this.heap.memory.buffer;
@@ -572,6 +581,7 @@ export class WasmKernels {
       new Float32Array(buf, base + qBytes, act.d.length).set(act.d);
       if (extra instanceof Float32Array) new Float32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
       else new Int32Array(buf, base + qBytes + dBytes, extra.length).set(extra);
+      if (layout === "q8_K") this.rowKernels.q8kPairs(base + qBytes + dBytes, extra.length / 16, base + qBytes + dBytes + extra.length * 4);
       yPtr = base + qBytes + dBytes + eBytes + layoutBytes;
       aq = base;
       ad = base + qBytes;

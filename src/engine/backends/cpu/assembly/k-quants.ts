@@ -195,13 +195,20 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
   return i16x8.extend_low_i8x16_s(v128.load64_zero(o + (second ? 200 : 192)));
 }
 
-/** Q4_K/Q5_K's 8 mins, each repeated for the two bsums (16 values) it covers: first or second eight lanes. */
+/** Q4_K/Q5_K's 8 mins as i16 lanes, one per 32-value sub-block (to meet the activations' pair sums, see q8k_pairs). */
 // @ts-ignore: decorator
-@inline function mins45(kind: i32, o: usize, second: bool): v128 {
-  const mn = i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, true)));
-  return second
-    ? i8x16.shuffle(mn, mn, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15)
-    : i8x16.shuffle(mn, mn, 0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+@inline function mins45(kind: i32, o: usize): v128 {
+  return i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, true)));
+}
+
+/**
+ * Bytes per super-block of the activation sums a kind's kernel reads: Q6_K the 16 i32 bsums (one per
+ * 16 values); Q4_K/Q5_K, whose mins cover 32 values, the 8 pair sums as i16 (q8k_pairs), which the
+ * kernel finds after all the i32 bsums (see matmulK).
+ */
+// @ts-ignore: decorator
+@inline function sumBytes(kind: i32): usize {
+  return kind == Q6_K ? 64 : 16;
 }
 
 /**
@@ -216,13 +223,13 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 
 /**
  * Q4_K/Q5_K's float part for one token: f64(f32(da*dw)) * sum(acc) - f64(f32(da*dmin)) * sum(mins), with
- * d and dmin in lanes 0 and 1 of dd and mins m0/m1 from the weights. Both sums and both products go
+ * d and dmin in lanes 0 and 1 of dd, the 8 mins m from the weights and the token's pair sums at pairs. Both sums and both products go
  * in one pair of lanes; each product is exact in f64 (a 24-bit mantissa times an integer below 2^24),
  * so this rounds only at the subtraction, as the scalar form does.
  */
 // @ts-ignore: decorator
-@inline function fin45(acc: v128, m0: v128, m1: v128, dd: v128, bs: usize, da: f32): f64 {
-  const mins = i32x4.add(i32x4.dot_i16x8_s(m0, bsums16(bs, false)), i32x4.dot_i16x8_s(m1, bsums16(bs, true)));
+@inline function fin45(acc: v128, m: v128, dd: v128, pairs: usize, da: f32): f64 {
+  const mins = i32x4.dot_i16x8_s(m, v128.load(pairs));
   const t = i32x4.add(i32x4.shuffle(acc, mins, 0, 4, 1, 5), i32x4.shuffle(acc, mins, 2, 6, 3, 7));
   const sums = i32x4.add(t, i32x4.shuffle(t, t, 2, 3, 0, 1));
   const p = f64x2.mul(f64x2.convert_low_i32x4_s(sums), f64x2.promote_low_f32x4(f32x4.mul(dd, f32x4.splat(da))));
@@ -236,7 +243,7 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 // @ts-ignore: decorator
 @inline function finish(kind: i32, o: usize, acc: v128, bs: usize, da: f32): f64 {
   if (kind == Q6_K) return fin6(acc, scales6(o, false), scales6(o, true), f16At(o + 208), bs, da);
-  return fin45(acc, mins45(kind, o, false), mins45(kind, o, true), dAndMin(kind, o), bs, da);
+  return fin45(acc, mins45(kind, o), dAndMin(kind, o), bs, da);
 }
 
 /** One super-block of weights at o against 256 activation quants at a with bsums bs and scale da. */
@@ -343,14 +350,15 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
         acc3 = i32x4.add(acc3, tok45(w0, w1, w2, w3, w4, w5, w6, w7, s0, s1, at + 3 * cols));
       }
     }
+    const ts = tokBlocks * sumBytes(kind);
     y0 += finish(kind, o, acc0, s, load<f32>(d));
-    y1 += finish(kind, o, acc1, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
-    y2 += finish(kind, o, acc2, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
-    y3 += finish(kind, o, acc3, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+    y1 += finish(kind, o, acc1, s + ts, load<f32>(d + (tokBlocks << 2)));
+    y2 += finish(kind, o, acc2, s + 2 * ts, load<f32>(d + (tokBlocks << 3)));
+    y3 += finish(kind, o, acc3, s + 3 * ts, load<f32>(d + 3 * (tokBlocks << 2)));
     o += bb;
     a += 256;
     d += 4;
-    s += 64;
+    s += sumBytes(kind);
   }
   store<f32>(y, <f32>y0);
   store<f32>(y + yStride, <f32>y1);
@@ -416,23 +424,24 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
       }
     }
     // The weight-side parts of the float combination, once for the four tokens.
+    const ts = tokBlocks * sumBytes(kind);
     if (kind == Q6_K) {
       const sc0 = scales6(o, false), sc1 = scales6(o, true), dw = f16At(o + 208);
       y0 += fin6(acc0, sc0, sc1, dw, s, load<f32>(d));
-      y1 += fin6(acc1, sc0, sc1, dw, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
-      y2 += fin6(acc2, sc0, sc1, dw, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
-      y3 += fin6(acc3, sc0, sc1, dw, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+      y1 += fin6(acc1, sc0, sc1, dw, s + ts, load<f32>(d + (tokBlocks << 2)));
+      y2 += fin6(acc2, sc0, sc1, dw, s + 2 * ts, load<f32>(d + (tokBlocks << 3)));
+      y3 += fin6(acc3, sc0, sc1, dw, s + 3 * ts, load<f32>(d + 3 * (tokBlocks << 2)));
     } else {
-      const m0 = mins45(kind, o, false), m1 = mins45(kind, o, true), dd = dAndMin(kind, o);
-      y0 += fin45(acc0, m0, m1, dd, s, load<f32>(d));
-      y1 += fin45(acc1, m0, m1, dd, s + (tokBlocks << 6), load<f32>(d + (tokBlocks << 2)));
-      y2 += fin45(acc2, m0, m1, dd, s + (tokBlocks << 7), load<f32>(d + (tokBlocks << 3)));
-      y3 += fin45(acc3, m0, m1, dd, s + 3 * (tokBlocks << 6), load<f32>(d + 3 * (tokBlocks << 2)));
+      const m = mins45(kind, o), dd = dAndMin(kind, o);
+      y0 += fin45(acc0, m, dd, s, load<f32>(d));
+      y1 += fin45(acc1, m, dd, s + ts, load<f32>(d + (tokBlocks << 2)));
+      y2 += fin45(acc2, m, dd, s + 2 * ts, load<f32>(d + (tokBlocks << 3)));
+      y3 += fin45(acc3, m, dd, s + 3 * ts, load<f32>(d + 3 * (tokBlocks << 2)));
     }
     o += bb;
     a += 256;
     d += 4;
-    s += 64;
+    s += sumBytes(kind);
   }
   store<f32>(y, <f32>y0);
   store<f32>(y + yStride, <f32>y1);
@@ -451,7 +460,7 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
     o += bb;
     a += 256;
     d += 4;
-    s += 64;
+    s += sumBytes(kind);
   }
   return acc;
 }
@@ -477,7 +486,7 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
     w3 += bb;
     a += 256;
     d += 4;
-    s += 64;
+    s += sumBytes(kind);
   }
   store<f32>(y0, <f32>acc0);
   store<f32>(y1, <f32>acc1);
@@ -494,13 +503,16 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
   const m4 = byteMask(0x0f, opaque);
   const mx = byteMask(kind == Q6_K ? 0x30 : 0x10, opaque);
   const yStride = <usize>rows << 2;
+  // Q4_K/Q5_K read the pair sums that follow all nTok tokens' i32 bsums (see sumBytes).
+  const sums = kind == Q6_K ? bs : bs + (<usize>(nTok * nb) << 6);
+  const sb = sumBytes(kind);
   if (nTok < 4) {
     // Bound by reading the weights: each token walks the range as four interleaved quarters.
     const q = (r1 - r0) >> 2;
     const qBytes = <usize>q * rowBytes;
     const yq = <usize>q << 2;
     for (let t = 0; t < nTok; t++) {
-      const at = aq + <usize>t * cols, dt = ad + (<usize>(t * nb) << 2), st = bs + (<usize>(t * nb) << 6);
+      const at = aq + <usize>t * cols, dt = ad + (<usize>(t * nb) << 2), st = sums + <usize>(t * nb) * sb;
       const yt = y + (<usize>(t * rows) << 2);
       for (let i = 0; i < q; i++) {
         const r = r0 + i;
@@ -518,11 +530,11 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
     const wr = w + <usize>r * rowBytes;
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
-      if (ASC_FEATURE_RELAXED_SIMD) rowK4r(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
-      else rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+      if (ASC_FEATURE_RELAXED_SIMD) rowK4r(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+      else rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
     }
     for (; t < nTok; t++) {
-      const v = rowK(kind, wr, nb, aq + <usize>t * cols, ad + (<usize>(t * nb) << 2), bs + (<usize>(t * nb) << 6), m4, mx);
+      const v = rowK(kind, wr, nb, aq + <usize>t * cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, m4, mx);
       store<f32>(y + (<usize>(t * rows + r) << 2), <f32>v);
     }
   }
@@ -572,5 +584,20 @@ export function q4_k_unpack(src: usize, dst: usize, n: i32): void {
     for (let i: usize = 0; i < 128; i += 16) v128.store(dst + 16 + i, v128.load(src + 24 + i));
     src += 152;
     dst += 144;
+  }
+}
+
+/**
+ * Writes, for n Q8_K activation blocks' 16 i32 bsums at sums, each block's 8 pair sums bsum[2j] +
+ * bsum[2j+1] as i16 (16 bytes per block) at out: what Q4_K/Q5_K's mins (one per 32 values) meet. A
+ * bsum is at most 16 * 128 in magnitude, so a pair fits i16 exactly.
+ */
+export function q8k_pairs(sums: usize, n: i32, out: usize): void {
+  for (let b = 0; b < n; b++) {
+    const p = sums + (<usize>b << 6);
+    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    const lo = i32x4.add(i32x4.shuffle(v0, v1, 0, 2, 4, 6), i32x4.shuffle(v0, v1, 1, 3, 5, 7));
+    const hi = i32x4.add(i32x4.shuffle(v2, v3, 0, 2, 4, 6), i32x4.shuffle(v2, v3, 1, 3, 5, 7));
+    v128.store(out + (<usize>b << 4), i16x8.narrow_i32x4_s(lo, hi));
   }
 }

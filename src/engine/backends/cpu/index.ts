@@ -1,4 +1,4 @@
-// The CPU backend: weights stay quantised (GGUF blocks; Q8_0 repacked with f32 scales in the wasm
+// The CPU backend: weights stay quantised (GGUF blocks; Q8_0 and Q4_K repacked with f32 scales in the wasm
 // kernels' memory), activations are Float32Arrays.
 import { cpus, totalmem } from "node:os";
 import { dequantizeRow } from "../../../gguf/quants/index.js";
@@ -137,23 +137,27 @@ export class CpuBackend implements Backend {
     return [{ backend: this.name, name: cpu ? cpu.model.trim() : "cpu", memoryBytes: totalmem() }];
   }
 
+  /**
+   * Where a weight goes: matrices the wasm kernels can multiply move into their memory (this gives
+   * their shape and size there); vectors stay as they are, and so, past wasm32's 4 GiB, do the
+   * remaining weights, which then use the TypeScript kernels.
+   */
+  private wasmPlace(info: WeightInfo): { kernels: WasmKernels; rows: number; cols: number; length: number } | undefined {
+    if (!this.wasm || info.dims.length < 2 || !this.wasm.supports(info.type)) return undefined;
+    const cols = info.dims[0]!, rows = rowsOf(info);
+    const length = this.wasm.weightBytes(info.type, rows, cols);
+    return this.wasm.canHold(length) ? { kernels: this.wasm, rows, cols, length } : undefined;
+  }
+
   uploadWeight(info: WeightInfo, data: Uint8Array): Weight {
-    // Matrices the wasm kernels can multiply move into their memory; vectors stay as they are.
-    // Past wasm32's 4 GiB, the remaining weights stay in JS memory and use the TypeScript kernels.
-    if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type)) {
-      const cols = info.dims[0]!, rows = rowsOf(info);
-      const length = this.wasm.weightBytes(info.type, rows, cols);
-      if (this.wasm.canHold(length)) return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: this.wasm.upload(info.type, data, rows, cols), length });
-    }
-    return new CpuWeight(info, data);
+    const at = this.wasmPlace(info);
+    if (!at) return new CpuWeight(info, data);
+    return new CpuWeight(info, undefined, { kernels: at.kernels, ptr: at.kernels.upload(info.type, data, at.rows, at.cols), length: at.length });
   }
 
   async uploadWeightFrom(info: WeightInfo, byteSize: number, read: (dst: Uint8Array, offset: number) => Promise<void>): Promise<Weight> {
-    if (this.wasm && info.dims.length >= 2 && this.wasm.supports(info.type)) {
-      const cols = info.dims[0]!, rows = rowsOf(info);
-      const length = this.wasm.weightBytes(info.type, rows, cols);
-      if (this.wasm.canHold(length)) return new CpuWeight(info, undefined, { kernels: this.wasm, ptr: await this.wasm.uploadFrom(info.type, rows, cols, read), length });
-    }
+    const at = this.wasmPlace(info);
+    if (at) return new CpuWeight(info, undefined, { kernels: at.kernels, ptr: await at.kernels.uploadFrom(info.type, at.rows, at.cols, read), length: at.length });
     const data = new Uint8Array(byteSize);
     await read(data, 0);
     return new CpuWeight(info, data);

@@ -397,6 +397,25 @@ export class WasmKernels {
     return rows * bytesFor(type, cols);
   }
 
+  /** Whether the kernels keep `type` in a layout of their own rather than as GGUF blocks. */
+  private static repacked(type: GgmlType): boolean {
+    return type === GgmlType.Q8_0 || type === GgmlType.Q4_K;
+  }
+
+  /**
+   * Puts rows [r, r + n) of a weight (their GGUF bytes in `piece`, any memory but the kernels') in place
+   * at ptr: copied, or for a repacked type copied to the scratch region and packed from there.
+   */
+  private placeRows(type: GgmlType, ptr: number, r: number, n: number, cols: number, piece: Uint8Array): void {
+    if (!WasmKernels.repacked(type)) {
+      this.heap.bytes(ptr + r * bytesFor(type, cols), piece.length).set(piece);
+      return;
+    }
+    const src = this.scratch(piece.length);
+    this.heap.bytes(src, piece.length).set(piece);
+    this.repack(type, "pack", src, ptr + r * this.weightBytes(type, 1, cols), n, cols);
+  }
+
   /** Repacks `rows` rows (cols values each) of a repacked type between GGUF bytes and the kernels' layout. */
   private repack(type: GgmlType, direction: "pack" | "unpack", src: number, dst: number, rows: number, cols: number): void {
     const k = this.rowKernels;
@@ -424,8 +443,7 @@ export class WasmKernels {
    */
   uploadFrom(type: GgmlType, rows: number, cols: number, read: (dst: Uint8Array, offset: number) => Promise<void>): Promise<number> {
     const run = this.uploads.then(async () => {
-      const rawRow = bytesFor(type, cols), packedRow = this.weightBytes(type, 1, cols);
-      const repacked = type === GgmlType.Q8_0 || type === GgmlType.Q4_K;
+      const rawRow = bytesFor(type, cols);
       const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
       if (this.staging.length < chunkRows * rawRow) this.staging = new Uint8Array(chunkRows * rawRow);
       const ptr = this.heap.alloc(this.weightBytes(type, rows, cols));
@@ -433,13 +451,7 @@ export class WasmKernels {
         const n = Math.min(chunkRows, rows - r);
         const piece = this.staging.subarray(0, n * rawRow);
         await read(piece, r * rawRow);
-        if (!repacked) {
-          this.heap.bytes(ptr + r * rawRow, piece.length).set(piece);
-          continue;
-        }
-        const src = this.scratch(piece.length);
-        this.heap.bytes(src, piece.length).set(piece);
-        this.repack(type, "pack", src, ptr + r * packedRow, n, cols);
+        this.placeRows(type, ptr, r, n, cols, piece);
       }
       return ptr;
     });
@@ -451,17 +463,12 @@ export class WasmKernels {
   writeWeight(type: GgmlType, ptr: number, data: Uint8Array, rows: number, cols: number): void {
     const raw = rows * bytesFor(type, cols);
     if (data.length !== raw) throw new QuantShapeError(`${typeName(type)} weight of ${rows} x ${cols} needs ${raw} bytes, got ${data.length}`);
-    if (type !== GgmlType.Q8_0 && type !== GgmlType.Q4_K) {
-      this.heap.bytes(ptr, data.length).set(data);
-      return;
-    }
-    const rawRow = raw / rows, packedRow = this.weightBytes(type, 1, cols);
-    const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
+    // Repacked types go a megabyte at a time through the scratch region; the rest in one copy.
+    const rawRow = raw / rows;
+    const chunkRows = WasmKernels.repacked(type) ? Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow)) : rows;
     for (let r = 0; r < rows; r += chunkRows) {
       const n = Math.min(chunkRows, rows - r);
-      const src = this.scratch(n * rawRow);
-      this.heap.bytes(src, n * rawRow).set(data.subarray(r * rawRow, (r + n) * rawRow));
-      this.repack(type, "pack", src, ptr + r * packedRow, n, cols);
+      this.placeRows(type, ptr, r, n, cols, data.subarray(r * rawRow, (r + n) * rawRow));
     }
   }
 
@@ -471,7 +478,7 @@ export class WasmKernels {
    */
   weightRows(type: GgmlType, ptr: number, cols: number, r0: number, r1: number): Uint8Array {
     const rawRow = bytesFor(type, cols);
-    if (type !== GgmlType.Q8_0 && type !== GgmlType.Q4_K) return this.heap.bytes(ptr + r0 * rawRow, (r1 - r0) * rawRow);
+    if (!WasmKernels.repacked(type)) return this.heap.bytes(ptr + r0 * rawRow, (r1 - r0) * rawRow);
     const out = new Uint8Array((r1 - r0) * rawRow);
     const packedRow = this.weightBytes(type, 1, cols);
     const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));

@@ -391,7 +391,7 @@ export function q8_widen(aq: usize, ad: usize, nTok: i32, cols: i32, a16: usize,
 /** A block's four tokens' integer sums: the wide layout's, or for Q8_0U the grouped layout's less their corrections at bi. */
 // @ts-ignore: decorator
 @inline function groupSums(kind: i32, q: usize, a: usize, bi: usize): v128 {
-  return kind == Q8_0U ? i32x4.sub(u8Block4(q, a, 32), v128.load(bi)) : wideSums(q, a);
+  return kind == Q8_0U ? i32x4.sub(u8Block4(q, a), v128.load(bi)) : wideSums(q, a);
 }
 
 /**
@@ -473,11 +473,11 @@ export function q8_widen(aq: usize, ad: usize, nTok: i32, cols: i32, a16: usize,
   return settle(dotU8I8Add(q1, v128.load(a, 16), dotU8I8Add(q0, v128.load(a), i32x4.splat(0))));
 }
 
-/** Four tokens' (quants `cols` apart from a) sums of u * a with the u8-form block at q, one lane per token. */
+/** Four tokens' sums of u * a with the u8-form block at q (their quants side by side from a, as q8_u8_group lays them), one lane per token. */
 // @ts-ignore: decorator
-@inline function u8Block4(q: usize, a: usize, cols: usize): v128 {
+@inline function u8Block4(q: usize, a: usize): v128 {
   const q0 = v128.load(q), q1 = v128.load(q, 16);
-  return reduce4(u8Dot(q0, q1, a), u8Dot(q0, q1, a + cols), u8Dot(q0, q1, a + 2 * cols), u8Dot(q0, q1, a + 3 * cols));
+  return reduce4(u8Dot(q0, q1, a), u8Dot(q0, q1, a + 32), u8Dot(q0, q1, a + 64), u8Dot(q0, q1, a + 96));
 }
 
 /**

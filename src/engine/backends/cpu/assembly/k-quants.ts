@@ -222,10 +222,10 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 }
 
 /**
- * Q4_K/Q5_K's float part for one token: f64(f32(da*dw)) * sum(acc) - f64(f32(da*dmin)) * sum(mins), with
- * d and dmin in lanes 0 and 1 of dd, the 8 mins m from the weights and the token's pair sums at pairs. Both sums and both products go
- * in one pair of lanes; each product is exact in f64 (a 24-bit mantissa times an integer below 2^24),
- * so this rounds only at the subtraction, as the scalar form does.
+ * Q4_K/Q5_K's float part for one token: f64(f32(da*dw)) * sum(acc) - f64(f32(da*dmin)) * sum(mins),
+ * with d and dmin in lanes 0 and 1 of dd, the 8 mins m from the weights and the token's pair sums at
+ * pairs. Both sums and both products go in one pair of lanes; each product is exact in f64 (a 24-bit
+ * mantissa times an integer below 2^24), so this rounds only at the subtraction, as the scalar form does.
  */
 // @ts-ignore: decorator
 @inline function fin45(acc: v128, m: v128, dd: v128, pairs: usize, da: f32): f64 {

@@ -85,7 +85,7 @@ async function ours(path: string, nPrompt: number, nDecode: number, threads: num
     const r = await generate(model, ids, { maxTokens: nDecode + 1, sampler, contextLength });
     const decodeCpu = cpuSeconds(c1) - prefillCpu;
     const wasm = backend.wasm;
-    const kernels = wasm ? `${wasm.relaxed ? "wasm relaxed-simd" : "wasm simd"}${wasm.u8 ? ", u8 Q8_0" : ""}` : "typescript";
+    const kernels = wasm ? `${wasm.relaxed ? "wasm relaxed-simd" : "wasm simd"}${wasm.u8 ? ", u8 kernels (Q8_0, Q4_K, Q5_K)" : ""}` : "typescript";
     return {
       prefill_tok_s: r.timings.prefillTokS, decode_tok_s: r.timings.decodeTokS, tokens: [...r.tokens], prompt: ids, kernels,
       cpu: { prefill_tok_s: nPrompt / prefillCpu, decode_tok_s: nDecode / decodeCpu },

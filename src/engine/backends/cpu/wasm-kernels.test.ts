@@ -85,9 +85,9 @@ const kernels = WasmKernels.load({ relaxed: false });
 /** The relaxed-SIMD build, where this engine runs it (Node 20 after switching its flag on, Node 22+ as shipped). */
 const relaxedKernels = relaxedSimdAvailable() ? WasmKernels.load({ relaxed: true }) : undefined;
 /**
- * The u8 Q8_0 kernel: on the plain build from widened products (exact anywhere, so its layout and
- * sums are checked on every machine), and on the relaxed build where the engine's instruction is
- * exact for unsigned bytes past 127 (vpdpbusd: x64 with AVX-VNNI, Node 22+).
+ * The u8 kernels (Q8_0's, and Q4_K's and Q5_K's vnni forms): on the plain build from widened products
+ * (exact anywhere, so their layouts and sums are checked on every machine), and on the relaxed build
+ * where the engine's instruction is exact for unsigned bytes past 127 (vpdpbusd: x64 with AVX-VNNI, Node 22+).
  */
 const u8Kernels = WasmKernels.load({ relaxed: false, u8: true });
 const relaxedU8Kernels = relaxedKernels?.u8 ? relaxedKernels : undefined;
@@ -99,7 +99,7 @@ const variants: ReadonlyArray<[string, WasmKernels]> = [
   ...(relaxedU8Kernels ? [["relaxed split", WasmKernels.load({ relaxed: true, u8: false })] as [string, WasmKernels]] : []),
 ];
 
-test("the relaxed-SIMD build is used where the engine runs it, else the plain one; the u8 Q8_0 kernel where its instruction is exact", (t) => {
+test("the relaxed-SIMD build is used where the engine runs it, else the plain one; the u8 kernels where their instruction is exact", (t) => {
   assert.equal(kernels.relaxed, false);
   const auto = WasmKernels.load();
   assert.equal(auto.relaxed, relaxedSimdAvailable());
@@ -108,7 +108,7 @@ test("the relaxed-SIMD build is used where the engine runs it, else the plain on
   assert.equal(kernels.u8, false, "the plain build keeps the faster kernels unless told");
   assert.equal(u8Kernels.u8, true);
   if (relaxedKernels && !relaxedKernels.u8) assert.throws(() => WasmKernels.load({ relaxed: true, u8: true }), /AVX-VNNI/);
-  t.diagnostic(`relaxed SIMD: ${relaxedKernels !== undefined}; its dot product exact for unsigned bytes (u8 Q8_0 kernel): ${relaxedKernels?.u8 === true}`);
+  t.diagnostic(`relaxed SIMD: ${relaxedKernels !== undefined}; its dot product exact for unsigned bytes (u8 kernels): ${relaxedKernels?.u8 === true}`);
 });
 
 /**
@@ -184,10 +184,11 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
   const module = new WebAssembly.Module(readFileSync(new URL("./kernels.wasm", import.meta.url)));
   const instance = new WebAssembly.Instance(module, kernelImports(memory));
   const rand = seededRandom(7);
-  // Q8_0's u8 kernel (on u8-form weights) is checked after the kernel of each type.
-  const cases = [...TYPES.map((t) => [t, false] as const), [GgmlType.Q8_0, true] as const].flatMap(([t, u8]) => [[t, u8, 1], [t, u8, 5]] as const);
+  // The u8 kernels (Q8_0's on u8-form weights, Q4_K's and Q5_K's on the usual ones) are checked after the kernel of each type.
+  const u8Names = new Map([[GgmlType.Q8_0, "matmul_q8_0_u8"], [GgmlType.Q4_K, "matmul_q4_k_vnni"], [GgmlType.Q5_K, "matmul_q5_k_vnni"]]);
+  const cases = [...TYPES.map((t) => [t, false] as const), ...[...u8Names.keys()].map((t) => [t, true] as const)].flatMap(([t, u8]) => [[t, u8, 1], [t, u8, 5]] as const);
   for (const [type, u8, nTok] of cases) {
-    const fn = instance.exports[u8 ? "matmul_q8_0_u8" : `matmul_${typeName(type).toLowerCase()}`] as (...args: number[]) => void;
+    const fn = instance.exports[u8 ? (u8Names.get(type) ?? "") : `matmul_${typeName(type).toLowerCase()}`] as (...args: number[]) => void;
     const rows = 9, cols = 2 * typeLayout(type).blockSize;
     const w = rawBlocks(type, rows, cols, rand);
     const act = prepareActivations(type, randomNormals(rand, nTok * cols), nTok, cols);
@@ -215,7 +216,7 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
       const A16 = Y + 65536, SC = A16 + 65536;
       (instance.exports["q8_widen"] as (...args: number[]) => void)(AQ, AD, nTok, cols, A16, SC);
       fn(W, rows, cols, A16, SC, AX, nTok, Y, 2, 6);
-    } else if (u8 && nTok >= wideFrom) {
+    } else if (type === GgmlType.Q8_0 && u8 && nTok >= wideFrom) {
       // The u8 kernel from as many tokens reads them grouped (q8_u8_group).
       const A8 = Y + 65536, SC = A8 + 16384, BI = SC + 16384;
       (instance.exports["q8_u8_group"] as (...args: number[]) => void)(AQ, AD, AX, nTok, cols, A8, SC, BI);

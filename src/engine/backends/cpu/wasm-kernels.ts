@@ -7,7 +7,8 @@
 // Where the engine runs relaxed SIMD, the kernels-relaxed*.wasm builds of the same source are used
 // instead: their int8 dot product gives the same integer sums with fewer instructions. Where that
 // instruction also multiplies unsigned by signed bytes exactly (x64 with AVX-VNNI under Node 22+),
-// Q8_0 weights are stored in the u8 form and use the u8 kernel (assembly/blocks32.ts), same results.
+// the u8 kernels run, same results: Q8_0 with its weights stored in the u8 form (assembly/blocks32.ts),
+// Q4_K and Q5_K with their quants fed straight to the instruction (assembly/k-quants.ts chunkVnni).
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { QuantShapeError } from "../../../gguf/quants/errors.js";
@@ -67,11 +68,12 @@ export interface WasmKernelsOptions {
    */
   readonly relaxed?: boolean | "auto";
   /**
-   * Whether Q8_0 uses the u8 kernel (weights stored plus 128, one exact unsigned-by-signed dot
-   * instruction per 16 bytes): "auto" (default) on the relaxed build where dot_u8_selftest passes;
-   * true to insist (on the plain build it runs, exactly but slowly, from widened products, which is
-   * what tests use to check it on any machine; throws where the relaxed instruction is not exact);
-   * false for the other Q8_0 kernels. Results are identical either way.
+   * Whether the u8 kernels run, built on one unsigned-by-signed dot instruction per 16 bytes (AVX-VNNI's
+   * vpdpbusd): Q8_0's (weights stored plus 128) and Q4_K/Q5_K's (the 4- and 5-bit quants straight into
+   * i32 lanes, see chunkVnni). "auto" (default) on the relaxed build where dot_u8_selftest passes, which
+   * is where V8 emits that instruction; true to insist (on the plain build they run, exactly but
+   * slowly, from widened products, which is what tests use to check them on any machine; throws where
+   * the relaxed instruction is not exact); false for the other kernels. Results are identical either way.
    */
   readonly u8?: boolean | "auto";
   /** Multiply-adds below which a matmul runs on the calling thread only (default MIN_PARALLEL_WORK). */
@@ -95,10 +97,17 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
 
 const ATTENTION_NAMES = { flash: "flash_attention", f32: "attention_f32" } as const;
 const SILU_MUL = "silu_mul";
-/** Q8_0's kernel for weights in the u8 form (WasmKernelsOptions.u8). */
-const Q8_0_U8 = "matmul_q8_0_u8";
+/**
+ * The kernels built on the unsigned-by-signed dot instruction (WasmKernelsOptions.u8): Q8_0's for
+ * weights in the u8 form, and Q4_K/Q5_K's, which read the same weights as their usual kernels.
+ */
+const U8_KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
+  [GgmlType.Q8_0, "matmul_q8_0_u8"],
+  [GgmlType.Q4_K, "matmul_q4_k_vnni"],
+  [GgmlType.Q5_K, "matmul_q5_k_vnni"],
+]);
 /** Kernels by their index in the control block (see matmul-control.ts): the matmuls, attention, silu_mul. */
-const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), Q8_0_U8, ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ...U8_KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
 /** silu_mul(gate, up, i0, i1). */
 type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
 /** assembly/norms.ts */
@@ -242,7 +251,8 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ke
 
 /**
  * Relaxed SIMD lets an engine pick how it computes out-of-range cases. dot_i7_selftest checks the
- * cases every kernel relies on; dot_u8_selftest the one the u8 kernel adds (unsigned bytes past 127).
+ * cases every kernel relies on; dot_u8_selftest the one the u8 Q8_0 kernel adds (unsigned bytes past
+ * 127), and which is passed where V8 emits the one instruction the Q4_K/Q5_K u8 kernels gain from.
  */
 function selftestPasses(exports: KernelExports, name: "dot_i7_selftest" | "dot_u8_selftest"): boolean {
   const test = exports[name];
@@ -299,7 +309,7 @@ export class WasmKernels {
     private readonly minParallelWork: number,
     /** Whether the relaxed-SIMD build is in use. */
     readonly relaxed: boolean,
-    /** Whether Q8_0 weights are in the u8 form, for the u8 kernel (WasmKernelsOptions.u8). */
+    /** Whether the u8 kernels run (WasmKernelsOptions.u8), with Q8_0 weights in the u8 form. */
     readonly u8: boolean,
     /** Set for the relaxed build's split Q8_0 kernel: it takes the activations rewritten by q8_split. */
     private readonly q8Split: ((p: number, n: number, sums: number) => void) | undefined,
@@ -333,7 +343,7 @@ export class WasmKernels {
       throw new Error("the engine's relaxed-SIMD dot product is not exact for unsigned bytes past 127 (no AVX-VNNI here)");
     }
     const names = new Map(KERNEL_NAMES);
-    if (u8) names.set(GgmlType.Q8_0, Q8_0_U8);
+    if (u8) for (const [type, name] of U8_KERNEL_NAMES) names.set(type, name);
     const fns = new Map<GgmlType, { readonly fn: WasmMatmul; readonly index: number }>();
     for (const [type, name] of names) {
       const fn = exports[name];

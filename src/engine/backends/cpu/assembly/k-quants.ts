@@ -11,7 +11,7 @@
 // then the 128 quant bytes as in GGUF: 152 bytes instead of 144. Converting the two f16 and unpacking
 // the 12 packed scale bytes cost, per super-block and row, about as much again as the finishing
 // arithmetic; repacked, the kernel loads them. Every field converts exactly both ways (q4_k_unpack).
-import { dotI7, f16At, f16Bits, hsum } from "./common";
+import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
 
 // @ts-ignore: decorator
 @inline const Q4_K = 0;
@@ -49,6 +49,12 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
   const lo = mins ? s1 & 0x3f3f3f3f : s0 & 0x3f3f3f3f;
   const hi = mins ? ((s2 >> 4) & 0x0f0f0f0f) | ((s1 >> 2) & 0x30303030) : (s2 & 0x0f0f0f0f) | ((s0 >> 2) & 0x30303030);
   return <u64>lo | (<u64>hi << 32);
+}
+
+/** Lanes 2 and 3 of v moved to lanes 0 and 1. */
+// @ts-ignore: decorator
+@inline function upper(v: v128): v128 {
+  return i32x4.shuffle(v, v, 2, 3, 0, 1);
 }
 
 /** Bytes per super-block in the kernels' memory (Q4_K repacked, see q4_k_pack). */
@@ -110,7 +116,12 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 /** The four 16-byte vectors of chunk c's quants: low nibbles (l0, l1: sub-block 2c), high (h0, h1: 2c+1). */
 // @ts-ignore: decorator
 @inline function nibbleAt(kind: i32, o: usize, c: i32, part: i32, m4: v128, mx: v128): v128 {
-  const q = quantsAt(kind, o) + 32 * c;
+  return nibbles(kind, o, quantsAt(kind, o) + 32 * c, c, part, m4, mx);
+}
+
+/** nibbleAt with the chunk's quants at q, which a loop can step instead of computing from c. */
+// @ts-ignore: decorator
+@inline function nibbles(kind: i32, o: usize, q: usize, c: i32, part: i32, m4: v128, mx: v128): v128 {
   const v = v128.load(q + 16 * (part & 1));
   let n = part < 2 ? v128.and(v, m4) : v128.and(i16x8.shr_u(v, 4), m4);
   if (kind == Q5_K) n = v128.or(n, bitTo4(v128.load(o + 16 + 16 * (part & 1)), 2 * c + (part >> 1), mx));
@@ -125,7 +136,8 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
  */
 // @ts-ignore: decorator
 @inline function scaleVec(kind: i32, o: usize): v128 {
-  return i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, false)));
+  // Q4_K's repacked bytes load and widen in one instruction.
+  return kind == Q4_K ? v128.load8x8_u(o + 8) : i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, false)));
 }
 
 // @ts-ignore: decorator
@@ -150,6 +162,74 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
   const sl = i16x8.add(dotI7(A0, nibbleAt(kind, o, c, 0, m4, mx)), dotI7(A1, nibbleAt(kind, o, c, 1, m4, mx)));
   const sh = i16x8.add(dotI7(A2, nibbleAt(kind, o, c, 2, m4, mx)), dotI7(A3, nibbleAt(kind, o, c, 3, m4, mx)));
   return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
+}
+
+/** i16 lanes 0-3 of v twice each ([s0 s0 s1 s1 s2 s2 s3 s3] from scaleVec's [s0 .. s7]): one punpcklwd. */
+// @ts-ignore: decorator
+@inline function twiceLo(v: v128): v128 {
+  return i8x16.shuffle(v, v, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+}
+
+/** i16 lanes 4-7 of v twice each: one punpckhwd. */
+// @ts-ignore: decorator
+@inline function twiceHi(v: v128): v128 {
+  return i8x16.shuffle(v, v, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+}
+
+/** The i32 lanes 0 and 1 of v twice each (one punpckldq): from twiceLo/twiceHi, a chunk's pairScale. */
+// @ts-ignore: decorator
+@inline function pairsLo(v: v128): v128 {
+  return i8x16.shuffle(v, v, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+}
+
+/** The i32 lanes 2 and 3 of v twice each: one punpckhdq. */
+// @ts-ignore: decorator
+@inline function pairsHi(v: v128): v128 {
+  return i8x16.shuffle(v, v, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+}
+
+/** Lanes 0-3 the chunk's first sub-block scale, lanes 4-7 its second, from the rotating scale vector (see scaleVec). */
+// @ts-ignore: decorator
+@inline function pairScale(v: v128): v128 {
+  return pairsLo(twiceLo(v));
+}
+
+/**
+ * The "vnni" kernels: Q4_K/Q5_K chunk c of the super-block at o against 64 raw activation bytes
+ * A0..A3, with sc from pairScale. Each sub-block's 32 quant x activation products go into i32 lanes
+ * through two dotU8I8Add (one vpdpbusd each where V8 finds AVX-VNNI); a lane then holds eight
+ * products, at most 8 * 31 * 127 = 31496 in magnitude, so the two sub-blocks narrow exactly into one
+ * i16x8 that meets both scales in a single i32x4.dot_i16x8_s. The quants are below 128, which the
+ * instruction multiplies exactly on every engine, so the sums equal chunkRaw's everywhere; only the
+ * speed depends on the machine.
+ */
+// @ts-ignore: decorator
+@inline function chunkVnni(kind: i32, o: usize, q: usize, c: i32, sc: v128, a: usize, m4: v128, mx: v128): v128 {
+  const z = i32x4.splat(0);
+  const lo = dotU8I8Add(nibbles(kind, o, q, c, 1, m4, mx), v128.load(a, 16), dotU8I8Add(nibbles(kind, o, q, c, 0, m4, mx), v128.load(a), z));
+  const hi = dotU8I8Add(nibbles(kind, o, q, c, 3, m4, mx), v128.load(a, 48), dotU8I8Add(nibbles(kind, o, q, c, 2, m4, mx), v128.load(a, 32), z));
+  return i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc);
+}
+
+/**
+ * blockSums for the vnni kernels. Two turns of two chunks each: a turn's two scale vectors come
+ * from one twiceLo/twiceHi of the 8 scales (one instruction each), and pointers step rather than
+ * being computed from the chunk number.
+ */
+// @ts-ignore: decorator
+@inline function blockSumsVnni(kind: i32, o: usize, a: usize, m4: v128, mx: v128): v128 {
+  const sv = scaleVec(kind, o);
+  let acc = i32x4.splat(0);
+  let q = quantsAt(kind, o);
+  let twice = twiceLo(sv);
+  for (let c = 0; c < 4; c += 2) {
+    acc = i32x4.add(acc, chunkVnni(kind, o, q, c, pairsLo(twice), a, m4, mx));
+    acc = i32x4.add(acc, chunkVnni(kind, o, q + 32, c + 1, pairsHi(twice), a + 64, m4, mx));
+    twice = twiceHi(sv);
+    q += 64;
+    a += 128;
+  }
+  return acc;
 }
 
 /** Q4_K/Q5_K: the scaled i32x4 sums of the 64-element chunk c (sub-blocks 2c, 2c+1) of the super-block at o. */
@@ -198,7 +278,7 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 /** Q4_K/Q5_K's 8 mins as i16 lanes, one per 32-value sub-block (to meet the activations' pair sums, see q8k_pairs). */
 // @ts-ignore: decorator
 @inline function mins45(kind: i32, o: usize): v128 {
-  return i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, true)));
+  return kind == Q4_K ? v128.load8x8_u(o + 16) : i16x8.extend_low_i8x16_u(i64x2.splat(scaleBytes(kind, o, true)));
 }
 
 /**
@@ -246,10 +326,11 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
   return fin45(acc, mins45(kind, o), dAndMin(kind, o), bs, da);
 }
 
-/** One super-block of weights at o against 256 activation quants at a with bsums bs and scale da. */
+/** The scaled i32x4 quant sums of one super-block of weights at o against 256 activation quants at a (see finish). */
 // @ts-ignore: decorator
-@inline function superBlock(kind: i32, o: usize, a: usize, bs: usize, da: f32, m4: v128, mx: v128): f64 {
+@inline function blockSums(kind: i32, vnni: bool, o: usize, a: usize, m4: v128, mx: v128): v128 {
   // Real loops, not unrolled: unrolled, V8 schedules every chunk's unpacking first and spills.
+  if (vnni) return blockSumsVnni(kind, o, a, m4, mx);
   let acc = i32x4.splat(0);
   if (kind == Q6_K) {
     for (let j = 0; j < 4; j++) acc = i32x4.add(acc, chunk6(o, j >> 1, j & 1, a, m4, mx));
@@ -264,7 +345,13 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
     const sc = scaleBytes(kind, o, false);
     for (let c = 0; c < 4; c++) acc = i32x4.add(acc, chunk45(kind, o, c, a, sc, m4, mx));
   }
-  return finish(kind, o, acc, bs, da);
+  return acc;
+}
+
+/** One super-block of weights at o against 256 activation quants at a with bsums bs and scale da. */
+// @ts-ignore: decorator
+@inline function superBlock(kind: i32, vnni: bool, o: usize, a: usize, bs: usize, da: f32, m4: v128, mx: v128): f64 {
+  return finish(kind, o, blockSums(kind, vnni, o, a, m4, mx), bs, da);
 }
 
 /** Eight i16x8 weight vectors (two sub-blocks of 32) against the activations at a: scaled i32x4 sums. */
@@ -374,6 +461,15 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
   return i32x4.add(i32x4.dot_i16x8_s(sl, s0), i32x4.dot_i16x8_s(sh, s1));
 }
 
+/** The vnni kernels' tok45r: two sub-blocks' quant bytes against 64 activation bytes at a, scales ps (pairScale). */
+// @ts-ignore: decorator
+@inline function tok45v(l0: v128, l1: v128, h0: v128, h1: v128, ps: v128, a: usize): v128 {
+  const z = i32x4.splat(0);
+  const lo = dotU8I8Add(l1, v128.load(a, 16), dotU8I8Add(l0, v128.load(a), z));
+  const hi = dotU8I8Add(h1, v128.load(a, 48), dotU8I8Add(h0, v128.load(a, 32), z));
+  return i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), ps);
+}
+
 /** Relaxed build: Q6_K's four 16-quant vectors (32 apart in the activations) against the activations at a. */
 // @ts-ignore: decorator
 @inline function tok6r(q1: v128, q2: v128, q3: v128, q4: v128, s1: v128, s2: v128, s3: v128, s4: v128, a: usize): v128 {
@@ -386,7 +482,7 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 
 /** rowK4 for the relaxed build: the quants stay bytes (no widening), each dotted with four tokens. */
 // @ts-ignore: decorator
-@inline function rowK4r(kind: i32, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
+@inline function rowK4r(kind: i32, vnni: bool, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
   const bb = kBlockBytes(kind);
   let o = wr;
   let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
@@ -414,13 +510,21 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
       for (let c = 0; c < 4; c++) {
         const l0 = nibbleAt(kind, o, c, 0, m4, mx), l1 = nibbleAt(kind, o, c, 1, m4, mx);
         const h0 = nibbleAt(kind, o, c, 2, m4, mx), h1 = nibbleAt(kind, o, c, 3, m4, mx);
-        const s0 = scaleLo(sv), s1 = scaleHi(sv);
-        sv = nextScales(sv);
         const at = a + 64 * c;
-        acc0 = i32x4.add(acc0, tok45r(l0, l1, h0, h1, s0, s1, at));
-        acc1 = i32x4.add(acc1, tok45r(l0, l1, h0, h1, s0, s1, at + cols));
-        acc2 = i32x4.add(acc2, tok45r(l0, l1, h0, h1, s0, s1, at + 2 * cols));
-        acc3 = i32x4.add(acc3, tok45r(l0, l1, h0, h1, s0, s1, at + 3 * cols));
+        if (vnni) {
+          const ps = pairScale(sv);
+          acc0 = i32x4.add(acc0, tok45v(l0, l1, h0, h1, ps, at));
+          acc1 = i32x4.add(acc1, tok45v(l0, l1, h0, h1, ps, at + cols));
+          acc2 = i32x4.add(acc2, tok45v(l0, l1, h0, h1, ps, at + 2 * cols));
+          acc3 = i32x4.add(acc3, tok45v(l0, l1, h0, h1, ps, at + 3 * cols));
+        } else {
+          const s0 = scaleLo(sv), s1 = scaleHi(sv);
+          acc0 = i32x4.add(acc0, tok45r(l0, l1, h0, h1, s0, s1, at));
+          acc1 = i32x4.add(acc1, tok45r(l0, l1, h0, h1, s0, s1, at + cols));
+          acc2 = i32x4.add(acc2, tok45r(l0, l1, h0, h1, s0, s1, at + 2 * cols));
+          acc3 = i32x4.add(acc3, tok45r(l0, l1, h0, h1, s0, s1, at + 3 * cols));
+        }
+        sv = nextScales(sv);
       }
     }
     // The weight-side parts of the float combination, once for the four tokens.
@@ -451,12 +555,12 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
 
 /** One weight row against one token: the f64 sum of its super-blocks. */
 // @ts-ignore: decorator
-@inline function rowK(kind: i32, wr: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128): f64 {
+@inline function rowK(kind: i32, vnni: bool, wr: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128): f64 {
   const bb = kBlockBytes(kind);
   let o = wr;
   let acc: f64 = 0;
   for (let b = 0; b < nb; b++) {
-    acc += superBlock(kind, o, a, s, load<f32>(d), m4, mx);
+    acc += superBlock(kind, vnni, o, a, s, load<f32>(d), m4, mx);
     o += bb;
     a += 256;
     d += 4;
@@ -471,15 +575,45 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
  * from RAM arrive near the machine's bandwidth. Writes the rows' outputs at y0..y3.
  */
 // @ts-ignore: decorator
-@inline function rowKStreams(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128, y0: usize, y1: usize, y2: usize, y3: usize): void {
+@inline function rowKStreams(kind: i32, vnni: bool, w0: usize, w1: usize, w2: usize, w3: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128, mx: v128, y0: usize, y1: usize, y2: usize, y3: usize): void {
   const bb = kBlockBytes(kind);
-  let acc0: f64 = 0, acc1: f64 = 0, acc2: f64 = 0, acc3: f64 = 0;
+  if (kind == Q6_K) {
+    let acc0: f64 = 0, acc1: f64 = 0, acc2: f64 = 0, acc3: f64 = 0;
+    for (let b = 0; b < nb; b++) {
+      const da = load<f32>(d);
+      acc0 += superBlock(kind, vnni, w0, a, s, da, m4, mx);
+      acc1 += superBlock(kind, vnni, w1, a, s, da, m4, mx);
+      acc2 += superBlock(kind, vnni, w2, a, s, da, m4, mx);
+      acc3 += superBlock(kind, vnni, w3, a, s, da, m4, mx);
+      w0 += bb;
+      w1 += bb;
+      w2 += bb;
+      w3 += bb;
+      a += 256;
+      d += 4;
+      s += sumBytes(kind);
+    }
+    store<f32>(y0, <f32>acc0);
+    store<f32>(y1, <f32>acc1);
+    store<f32>(y2, <f32>acc2);
+    store<f32>(y3, <f32>acc3);
+    return;
+  }
+  // Q4_K/Q5_K: fin45 for the four rows at once. Rows 0 and 1 sum in the lanes of y01, rows 2 and 3
+  // in y23; each lane sees fin45's operations in fin45's order, so every row's sum is the same to the
+  // bit, for about two thirds of the instructions of four fin45.
+  let y01 = f64x2.splat(0), y23 = y01;
   for (let b = 0; b < nb; b++) {
-    const da = load<f32>(d);
-    acc0 += superBlock(kind, w0, a, s, da, m4, mx);
-    acc1 += superBlock(kind, w1, a, s, da, m4, mx);
-    acc2 += superBlock(kind, w2, a, s, da, m4, mx);
-    acc3 += superBlock(kind, w3, a, s, da, m4, mx);
+    const sumi = reduce4(blockSums(kind, vnni, w0, a, m4, mx), blockSums(kind, vnni, w1, a, m4, mx), blockSums(kind, vnni, w2, a, m4, mx), blockSums(kind, vnni, w3, a, m4, mx));
+    const p = v128.load(s);
+    const mins = reduce4(i32x4.dot_i16x8_s(mins45(kind, w0), p), i32x4.dot_i16x8_s(mins45(kind, w1), p), i32x4.dot_i16x8_s(mins45(kind, w2), p), i32x4.dot_i16x8_s(mins45(kind, w3), p));
+    // [d0 d1 dmin0 dmin1] and [d2 d3 dmin2 dmin3], then the rows' d and dmin, each times da in f32.
+    const t01 = i32x4.shuffle(dAndMin(kind, w0), dAndMin(kind, w1), 0, 4, 1, 5);
+    const t23 = i32x4.shuffle(dAndMin(kind, w2), dAndMin(kind, w3), 0, 4, 1, 5);
+    const da = f32x4.splat(load<f32>(d));
+    const dd = f32x4.mul(i32x4.shuffle(t01, t23, 0, 1, 4, 5), da), dm = f32x4.mul(i32x4.shuffle(t01, t23, 2, 3, 6, 7), da);
+    y01 = f64x2.add(y01, f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(sumi), f64x2.promote_low_f32x4(dd)), f64x2.mul(f64x2.convert_low_i32x4_s(mins), f64x2.promote_low_f32x4(dm))));
+    y23 = f64x2.add(y23, f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(upper(sumi)), f64x2.promote_low_f32x4(upper(dd))), f64x2.mul(f64x2.convert_low_i32x4_s(upper(mins)), f64x2.promote_low_f32x4(upper(dm)))));
     w0 += bb;
     w1 += bb;
     w2 += bb;
@@ -488,14 +622,14 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
     d += 4;
     s += sumBytes(kind);
   }
-  store<f32>(y0, <f32>acc0);
-  store<f32>(y1, <f32>acc1);
-  store<f32>(y2, <f32>acc2);
-  store<f32>(y3, <f32>acc3);
+  store<f32>(y0, <f32>f64x2.extract_lane(y01, 0));
+  store<f32>(y1, <f32>f64x2.extract_lane(y01, 1));
+  store<f32>(y2, <f32>f64x2.extract_lane(y23, 0));
+  store<f32>(y3, <f32>f64x2.extract_lane(y23, 1));
 }
 
 // @ts-ignore: decorator
-@inline function matmulK(kind: i32, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, bs: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+@inline function matmulK(kind: i32, vnni: bool, w: usize, rows: i32, cols: i32, aq: usize, ad: usize, bs: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   const nb = cols >> 8;
   const bb = kBlockBytes(kind);
   const rowBytes = <usize>nb * bb;
@@ -518,10 +652,10 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
         const r = r0 + i;
         const wr = w + <usize>r * rowBytes;
         const yr = yt + (<usize>r << 2);
-        rowKStreams(kind, wr, wr + qBytes, wr + 2 * qBytes, wr + 3 * qBytes, nb, at, dt, st, m4, mx, yr, yr + yq, yr + 2 * yq, yr + 3 * yq);
+        rowKStreams(kind, vnni, wr, wr + qBytes, wr + 2 * qBytes, wr + 3 * qBytes, nb, at, dt, st, m4, mx, yr, yr + yq, yr + 2 * yq, yr + 3 * yq);
       }
       for (let r = r0 + 4 * q; r < r1; r++) {
-        store<f32>(yt + (<usize>r << 2), <f32>rowK(kind, w + <usize>r * rowBytes, nb, at, dt, st, m4, mx));
+        store<f32>(yt + (<usize>r << 2), <f32>rowK(kind, vnni, w + <usize>r * rowBytes, nb, at, dt, st, m4, mx));
       }
     }
     return;
@@ -530,26 +664,36 @@ import { dotI7, f16At, f16Bits, hsum } from "./common";
     const wr = w + <usize>r * rowBytes;
     let t = 0;
     for (; t + 4 <= nTok; t += 4) {
-      if (ASC_FEATURE_RELAXED_SIMD) rowK4r(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+      if (ASC_FEATURE_RELAXED_SIMD || vnni) rowK4r(kind, vnni, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
       else rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
     }
     for (; t < nTok; t++) {
-      const v = rowK(kind, wr, nb, aq + <usize>t * cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, m4, mx);
+      const v = rowK(kind, vnni, wr, nb, aq + <usize>t * cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, m4, mx);
       store<f32>(y + (<usize>(t * rows + r) << 2), <f32>v);
     }
   }
 }
 
 export function matmul_q4_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  matmulK(Q4_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  matmulK(Q4_K, false, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
 export function matmul_q5_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  matmulK(Q5_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  matmulK(Q5_K, false, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
 export function matmul_q6_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  matmulK(Q6_K, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+  matmulK(Q6_K, false, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+/** matmul_q4_k through chunkVnni (same results; faster where dotU8I8Add is one instruction, see WasmKernelsOptions.u8). */
+export function matmul_q4_k_vnni(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmulK(Q4_K, true, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
+}
+
+/** matmul_q5_k through chunkVnni, as matmul_q4_k_vnni. */
+export function matmul_q5_k_vnni(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
+  matmulK(Q5_K, true, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
 /**

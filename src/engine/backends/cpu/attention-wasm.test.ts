@@ -1,11 +1,13 @@
 // The wasm flash attention against ops.flashAttention (the TypeScript reproduction of ggml's), on
 // random heads, grouped-query layouts, batches, long caches and values at f16's edges.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { roundToF16 } from "../../../gguf/quants/f16.js";
 import { randomNormals, seededRandom } from "../../../gguf/quants/seeded-random.js";
 import * as ops from "./ops.js";
-import { WasmKernels } from "./wasm-kernels.js";
+import { WasmKernels, relaxedSimdAvailable } from "./wasm-kernels.js";
+import { kernelImports } from "./wasm-imports.js";
 
 interface Case {
   readonly heads: number;
@@ -44,9 +46,22 @@ const CASES: Case[] = [
   { heads: 2, kvHeads: 2, headDim: 64, start: 70, nTok: 65, spread: 3 },
 ];
 
-for (const kind of ["flash", "f32"] as const) {
-  test(`wasm ${kind} attention matches the TypeScript on every output`, () => {
-    const kernels = WasmKernels.load();
+/** The plain build (flash_attention's f64 updates) and, where the engine runs it, the relaxed one (the fused multiply-add where it fuses). */
+const BUILDS: ReadonlyArray<[string, WasmKernels]> = [["plain", WasmKernels.load({ relaxed: false })], ...(relaxedSimdAvailable() ? [["relaxed", WasmKernels.load({ relaxed: true })] as [string, WasmKernels]] : [])];
+
+test("flash attention's two forms of the value update give the fused multiply-add's results", (t) => {
+  // Called directly: each build's f64 form always, and relaxed SIMD's multiply-add where it fuses.
+  for (const file of ["kernels.wasm", ...(relaxedSimdAvailable() ? ["kernels-relaxed.wasm"] : [])]) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(`./${file}`, import.meta.url))), kernelImports(memory)).exports;
+    assert.equal((exports["fma_exact_selftest"] as (zero: number) => number)(0), 1, `${file}: flash_attention's f64 form`);
+    if (file === "kernels.wasm") assert.equal((exports["madd_selftest"] as (zero: number) => number)(0), 0, "the plain build has no multiply-add to use");
+    else t.diagnostic(`relaxed SIMD's multiply-add is fused here: ${(exports["madd_selftest"] as (zero: number) => number)(0) === 1}`);
+  }
+});
+
+for (const [build, kernels] of BUILDS) for (const kind of ["flash", "f32"] as const) {
+  test(`wasm ${kind} attention (${build} build) matches the TypeScript on every output`, () => {
     let exact = 0, total = 0;
     CASES.forEach((c, i) => {
       const { got, want } = run(kernels, kind, c, 100 + i);
@@ -62,8 +77,7 @@ for (const kind of ["flash", "f32"] as const) {
   });
 }
 
-test("values at f16's edges round as the TypeScript does", () => {
-  const kernels = WasmKernels.load();
+for (const [build, kernels] of BUILDS) test(`values at f16's edges round as the TypeScript does (${build} build)`, () => {
   // One key and value row per position; values span f16 subnormals, normals and overflow.
   const headDim = 8;
   const edge = [1e-7, -3e-6, 6.1e-5, 6.2e-5, 65504, 65519, -65520, 7e4];

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { add, attention, flashAttention, rmsnorm, rope, siluMul, storeKv } from "./ops.js";
+import { add, attention, flashAttention, fmaF32, rmsnorm, rope, siluMul, storeKv } from "./ops.js";
 
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
@@ -81,4 +81,18 @@ test("flash, f16-softmax and f32 attention agree to f16 precision", () => {
     close(results[0][i], results[2][i], 5e-3);
     close(results[1][i], results[2][i], 5e-3);
   }
+});
+
+test("fmaF32 rounds x * w + c once, as a fused multiply-add, where the f64 sum lands halfway between two f32", () => {
+  // x * w = 2^-24 + 2^-54 exactly (an f16 value times an f32); 1 + that is 1 + 2^-24 in f64, halfway
+  // between the f32 values 1 and 1 + 2^-23, while the exact sum is above halfway.
+  const x = 1 + 2 ** -10, w = 2 ** -24 * (1 - 2 ** -10 + 2 ** -20);
+  assert.equal(x * w, 2 ** -24 + 2 ** -54);
+  assert.equal(Math.fround(x * w + 1), 1, "rounding the f64 sum to f32 ties to even");
+  assert.equal(fmaF32(x, w, 1), 1 + 2 ** -23);
+  assert.equal(fmaF32(-x, w, -1), -(1 + 2 ** -23));
+  // The exact sum 1 + 2^-24 - 2^-54 lies below halfway: 1, as the f64 sum rounds too.
+  assert.equal(fmaF32(-x, w, 1 + 2 ** -23), 1);
+  // Where the f64 sum is exact, the f32 rounding of it.
+  for (const [a, b, c] of [[0.5, 0.25, 3], [1.5, -(2 ** -30), 1], [0, 1, -0.1]]) assert.equal(fmaF32(a, b, c), Math.fround(a * b + c));
 });

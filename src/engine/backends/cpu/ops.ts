@@ -79,10 +79,31 @@ function loadQuery(q: Float32Array, qBase: number, qh: Float32Array, toF16: bool
 }
 
 /**
+ * f32(x * w + c) rounded once from the exact value, as a fused multiply-add gives it, for x * w exact
+ * in f64: true of an f16 value times an f32 (11 + 24 significant bits). The f64 sum s is exact but in
+ * the rarest cases, and rounding it to f32 gives the fused result unless s lies exactly halfway
+ * between two f32 values while the exact sum does not: then the error of s (TwoSum) picks the side.
+ */
+export function fmaF32(x: number, w: number, c: number): number {
+  const p = x * w;
+  const s = p + c;
+  const r = Math.fround(s);
+  if (r === s) return r;
+  const b = s - p;
+  const err = (p - (s - b)) + (c - b);
+  if (err === 0) return r;
+  // s = r + d with |d| at most half an f32 step; the f32 neighbour on s's other side is r + 2d when s is halfway.
+  const other = 2 * s - r;
+  if (Math.fround(other) !== other) return r;
+  return (err > 0) === (s > r) ? other : r;
+}
+
+/**
  * Causal flash attention for nTok new rows starting at position `start`, as ggml's CPU
  * flash_attn_ext computes it for fewer than 64 query rows: one pass over the cache with a running
  * maximum, the weighted value sum accumulated in f16 and rescaled whenever the maximum grows,
- * divided by the weight sum at the end.
+ * divided by the weight sum at the end. Each value update is one fused multiply-add in f32, as
+ * ggml's vectorised f16 update is on x86 with FMA and on Arm (fmaF32), then rounded to f16.
  */
 export function flashAttention(
   q: Float32Array, layer: CpuKvLayer, start: number, nTok: number,
@@ -115,7 +136,7 @@ export function flashAttention(
           vs = Math.fround(Math.exp(s - max));
         }
         const vBase = p * kvDim + kvOff;
-        for (let d = 0; d < headDim; d++) acc[d] = roundToF16(layer.v[vBase + d] * vs + acc[d]);
+        for (let d = 0; d < headDim; d++) acc[d] = roundToF16(fmaF32(layer.v[vBase + d], vs, acc[d]));
         sum = Math.fround(sum * ms + vs);
       }
       const inv = Math.fround(1 / sum);

@@ -95,7 +95,8 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q6_K, "matmul_q6_k"],
 ]);
 
-const ATTENTION_NAMES = { flash: "flash_attention", f32: "attention_f32" } as const;
+/** flash: its f64 form and, where madd_selftest passes, its form on the fused multiply-add (same results). */
+const ATTENTION_NAMES = { flash: "flash_attention", flashFma: "flash_attention_fma", f32: "attention_f32" } as const;
 const SILU_MUL = "silu_mul";
 /**
  * The kernels built on the unsigned-by-signed dot instruction (WasmKernelsOptions.u8): Q8_0's for
@@ -107,7 +108,7 @@ const U8_KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q5_K, "matmul_q5_k_vnni"],
 ]);
 /** Kernels by their index in the control block (see matmul-control.ts): the matmuls, attention, silu_mul. */
-const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ...U8_KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.f32, SILU_MUL];
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ...U8_KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.flashFma, ATTENTION_NAMES.f32, SILU_MUL];
 /** silu_mul(gate, up, i0, i1). */
 type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
 /** assembly/norms.ts */
@@ -252,9 +253,10 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ke
 /**
  * Relaxed SIMD lets an engine pick how it computes out-of-range cases. dot_i7_selftest checks the
  * cases every kernel relies on; dot_u8_selftest the one the u8 Q8_0 kernel adds (unsigned bytes past
- * 127), and which is passed where V8 emits the one instruction the Q4_K/Q5_K u8 kernels gain from.
+ * 127), and which is passed where V8 emits the one instruction the Q4_K/Q5_K u8 kernels gain from;
+ * madd_selftest whether the multiply-add rounds once (fused), which flash_attention_fma needs.
  */
-function selftestPasses(exports: KernelExports, name: "dot_i7_selftest" | "dot_u8_selftest"): boolean {
+function selftestPasses(exports: KernelExports, name: "dot_i7_selftest" | "dot_u8_selftest" | "madd_selftest"): boolean {
   const test = exports[name];
   return typeof test === "function" && (test as (zero: number) => number)(0) === 1;
 }
@@ -357,7 +359,7 @@ export class WasmKernels {
       index: KERNEL_NAMES_BY_INDEX.indexOf(name),
     });
     return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, relaxed, u8, split, {
-      flash: attention(ATTENTION_NAMES.flash, "flash_scratch_bytes"),
+      flash: attention(relaxed && selftestPasses(exports, "madd_selftest") ? ATTENTION_NAMES.flashFma : ATTENTION_NAMES.flash, "flash_scratch_bytes"),
       f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
     }, {
       siluMul: exports[SILU_MUL] as SiluMulExport,

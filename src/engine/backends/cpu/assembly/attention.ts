@@ -1,10 +1,12 @@
 // Causal flash attention for decode-sized batches (fewer than 64 query rows), reproducing ops.ts's
 // flashAttention, which follows ggml's CPU flash_attn_ext: query rounded to f16, one pass over the
-// cache with a running maximum, the weighted value sum kept in f16 (rounded after every update and
-// rescaled when the maximum grows), divided by the weight sum at the end. Every step rounds exactly
-// as the TypeScript does (f64 arithmetic, then f32, then f16), except the query-key dot product,
-// which sums in two f64 lanes instead of one chain: both are far more exact than the f32 score they
-// are rounded to.
+// cache with a running maximum, the weighted value sum kept in f16 (each update one fused multiply-add
+// in f32, rounded to f16, and rescaled when the maximum grows), divided by the weight sum at the end.
+// Every step rounds exactly as the TypeScript does, except the query-key dot product, which sums in
+// two f64 lanes instead of one chain: both are far more exact than the f32 score they are rounded to.
+// The value updates come in two forms with the same results: flash_attention_fma, on relaxed SIMD's
+// multiply-add where madd_selftest shows the engine fuses it (x64 with FMA3, Arm), and
+// flash_attention, which works the fused result out in f64 (fmaExact2) for every other engine.
 
 import { roundF16x4 } from "./common";
 import { expNeg, expNeg2 } from "./exp";
@@ -34,20 +36,83 @@ import { expNeg, expNeg2 } from "./exp";
   return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
 }
 
-/** f32(a * w) for four f32 lanes a and an f64x2 splat w, the product in f64. */
-// @ts-ignore: decorator
-@inline function mulF32(a: v128, w: v128): v128 {
-  const lo = f64x2.mul(f64x2.promote_low_f32x4(a), w);
-  const hi = f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), w);
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
-}
-
-/** f32(a + w * x) for four f32 lanes x and a and an f64x2 splat w, the arithmetic in f64 as the TypeScript does it. */
+/** f32(a + w * x) for four f32 lanes x and a and an f64x2 splat w, the arithmetic in f64 (attention_f32's update). */
 // @ts-ignore: decorator
 @inline function madF32(x: v128, a: v128, w: v128): v128 {
   const lo = f64x2.add(f64x2.promote_low_f32x4(a), f64x2.mul(w, f64x2.promote_low_f32x4(x)));
   const hi = f64x2.add(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(w, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/**
+ * ops.ts's fmaF32 in two f64 lanes, for x * w exact in f64: the f64 sum rounded to f32, moved to the
+ * f32 neighbour on its other side where it lies exactly halfway and its TwoSum error points there.
+ * The results are f32 values, held as f64.
+ */
+// @ts-ignore: decorator
+@inline function fmaExact2(x: v128, w: v128, c: v128): v128 {
+  const p = f64x2.mul(x, w);
+  const s = f64x2.add(p, c);
+  const r = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(s));
+  const b = f64x2.sub(s, p);
+  const err = f64x2.add(f64x2.sub(p, f64x2.sub(s, b)), f64x2.sub(c, b));
+  const other = f64x2.sub(f64x2.add(s, s), r);
+  const halfway = f64x2.eq(f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(other)), other);
+  const zero = f64x2.splat(0);
+  const away = v128.or(v128.and(f64x2.gt(err, zero), f64x2.gt(s, r)), v128.and(f64x2.lt(err, zero), f64x2.lt(s, r)));
+  return v128.bitselect(other, r, v128.and(halfway, away));
+}
+
+/**
+ * f32(x * w + a) rounded once (fmaF32) for four f32 lanes x and a, x f16 values, and the weight w in
+ * every lane of w32. With `fused`, relaxed SIMD's multiply-add, which the caller has checked fuses;
+ * otherwise fmaExact2.
+ */
+// @ts-ignore: decorator
+@inline function fmaF32x4(fused: bool, x: v128, a: v128, w32: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && fused) return f32x4.relaxed_madd(x, w32, a);
+  const w = f64x2.promote_low_f32x4(w32);
+  const lo = fmaExact2(f64x2.promote_low_f32x4(x), w, f64x2.promote_low_f32x4(a));
+  const hi = fmaExact2(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)), w, f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/**
+ * x * w + c for the case where rounding once and rounding the product first differ: x * w is
+ * 2^-24 + 2^-54 and c is 1, which fused gives 1 + 2^-23 and unfused 1. Lane 1 is the same negated;
+ * lane 2 is 1 + 2^-23 - (2^-24 + 2^-54), which both give as 1; lane 3 is exact either way.
+ * `zero` (always 0) keeps the optimiser from folding the arithmetic at build time.
+ */
+// @ts-ignore: decorator
+@inline function maddX(zero: i32): v128 {
+  return f32x4.add(f32x4.splat(<f32>zero), f32x4(<f32>(1 + 0.0009765625), <f32>-(1 + 0.0009765625), <f32>-(1 + 0.0009765625), 1));
+}
+
+// @ts-ignore: decorator
+@inline function maddW(zero: i32): v128 {
+  return f32x4.add(f32x4.splat(<f32>zero), f32x4.splat(<f32>(5.9604644775390625e-8 * (1 - 0.0009765625 + 9.5367431640625e-7))));
+}
+
+// @ts-ignore: decorator
+@inline function maddC(zero: i32): v128 {
+  return f32x4.add(f32x4.splat(<f32>zero), f32x4(1, -1, <f32>(1 + 1.1920928955078125e-7), 0));
+}
+
+/** The fused results of maddX * maddW + maddC, lane by lane. */
+// @ts-ignore: decorator
+@inline function maddWant(): v128 {
+  return f32x4(<f32>(1 + 1.1920928955078125e-7), <f32>-(1 + 1.1920928955078125e-7), 1, <f32>(5.9604644775390625e-8 * (1 - 0.0009765625 + 9.5367431640625e-7)));
+}
+
+/** 1 where relaxed SIMD's multiply-add is fused on this engine (flash_attention_fma may run), else 0. */
+export function madd_selftest(zero: i32): i32 {
+  if (!ASC_FEATURE_RELAXED_SIMD) return 0;
+  return i32x4.all_true(f32x4.eq(f32x4.relaxed_madd(maddX(zero), maddW(zero), maddC(zero)), maddWant())) ? 1 : 0;
+}
+
+/** 1 where fmaExact2 (flash_attention's update) gives the fused results on maddX * maddW + maddC, as it must everywhere. */
+export function fma_exact_selftest(zero: i32): i32 {
+  return i32x4.all_true(f32x4.eq(fmaF32x4(false, maddX(zero), maddC(zero), maddW(zero)), maddWant())) ? 1 : 0;
 }
 
 /**
@@ -91,6 +156,16 @@ export function f32_scratch_bytes(start: i32, nTok: i32, headDim: i32): i32 {
  * same order, so the result is bit-identical.
  */
 export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
+  flash(false, q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim, h0, h1);
+}
+
+/** flash_attention on relaxed SIMD's fused multiply-add (only where madd_selftest passes; the plain build's is flash_attention). */
+export function flash_attention_fma(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
+  flash(true, q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim, h0, h1);
+}
+
+// @ts-ignore: decorator
+@inline function flash(fused: bool, q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
   const rowBytes = <usize>kvDim << 2;
@@ -124,7 +199,9 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
         store<f32>(rescales + (<usize>p << 2), ms);
         sum = <f64>(<f32>(sum * <f64>ms + <f64>vs));
       }
-      const inv = f64x2.splat(<f64>(<f32>(1.0 / sum)));
+      // An f16 accumulator times an f32 (rescale, 1 / sum) is exact in f64, so one f32 multiply
+      // rounds it as the TypeScript's f64 product rounded to f32 does.
+      const inv = f32x4.splat(<f32>(1.0 / sum));
       const vh = v + kvOff;
       const oh = out + qBase;
       let d: usize = 0;
@@ -134,34 +211,34 @@ export function flash_attention(q: usize, k: usize, v: usize, out: usize, scratc
         for (let p = 0; p < visible; p++) {
           const ms = load<f32>(rescales + (<usize>p << 2));
           if (ms != 1) {
-            const m = f64x2.splat(<f64>ms);
-            a0 = roundF16x4(mulF32(a0, m));
-            a1 = roundF16x4(mulF32(a1, m));
-            a2 = roundF16x4(mulF32(a2, m));
-            a3 = roundF16x4(mulF32(a3, m));
+            const m = f32x4.splat(ms);
+            a0 = roundF16x4(f32x4.mul(a0, m));
+            a1 = roundF16x4(f32x4.mul(a1, m));
+            a2 = roundF16x4(f32x4.mul(a2, m));
+            a3 = roundF16x4(f32x4.mul(a3, m));
           }
-          const w = f64x2.splat(<f64>load<f32>(weights + (<usize>p << 2)));
-          a0 = roundF16x4(madF32(v128.load(vp), a0, w));
-          a1 = roundF16x4(madF32(v128.load(vp, 16), a1, w));
-          a2 = roundF16x4(madF32(v128.load(vp, 32), a2, w));
-          a3 = roundF16x4(madF32(v128.load(vp, 48), a3, w));
+          const w = f32x4.splat(load<f32>(weights + (<usize>p << 2)));
+          a0 = roundF16x4(fmaF32x4(fused, v128.load(vp), a0, w));
+          a1 = roundF16x4(fmaF32x4(fused, v128.load(vp, 16), a1, w));
+          a2 = roundF16x4(fmaF32x4(fused, v128.load(vp, 32), a2, w));
+          a3 = roundF16x4(fmaF32x4(fused, v128.load(vp, 48), a3, w));
           vp += rowBytes;
         }
-        v128.store(oh + (d << 2), mulF32(a0, inv));
-        v128.store(oh + (d << 2), mulF32(a1, inv), 16);
-        v128.store(oh + (d << 2), mulF32(a2, inv), 32);
-        v128.store(oh + (d << 2), mulF32(a3, inv), 48);
+        v128.store(oh + (d << 2), f32x4.mul(a0, inv));
+        v128.store(oh + (d << 2), f32x4.mul(a1, inv), 16);
+        v128.store(oh + (d << 2), f32x4.mul(a2, inv), 32);
+        v128.store(oh + (d << 2), f32x4.mul(a3, inv), 48);
       }
       for (; d < hd; d += 4) {
         let a = f32x4.splat(0);
         let vp = vh + (d << 2);
         for (let p = 0; p < visible; p++) {
           const ms = load<f32>(rescales + (<usize>p << 2));
-          if (ms != 1) a = roundF16x4(mulF32(a, f64x2.splat(<f64>ms)));
-          a = roundF16x4(madF32(v128.load(vp), a, f64x2.splat(<f64>load<f32>(weights + (<usize>p << 2)))));
+          if (ms != 1) a = roundF16x4(f32x4.mul(a, f32x4.splat(ms)));
+          a = roundF16x4(fmaF32x4(fused, v128.load(vp), a, f32x4.splat(load<f32>(weights + (<usize>p << 2)))));
           vp += rowBytes;
         }
-        v128.store(oh + (d << 2), mulF32(a, inv));
+        v128.store(oh + (d << 2), f32x4.mul(a, inv));
       }
     }
   }

@@ -317,6 +317,18 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
 }
 
 /**
+ * fin45 for two super-block sums at once, one per f64 lane, from lanes 0 and 1 of their quant sums
+ * (sumi), min sums (mins, the mins times the pair sums) and the f32 products d*da (dd) and dmin*da
+ * (dm): the kernels gather four rows' or four tokens' values into those vectors. Each lane sees
+ * fin45's operations in fin45's order, so every sum is the same to the bit, for about two thirds of
+ * the instructions of fin45 per sum.
+ */
+// @ts-ignore: decorator
+@inline function fin45Pair(sumi: v128, mins: v128, dd: v128, dm: v128): v128 {
+  return f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(sumi), f64x2.promote_low_f32x4(dd)), f64x2.mul(f64x2.convert_low_i32x4_s(mins), f64x2.promote_low_f32x4(dm)));
+}
+
+/**
  * The float part of a super-block (weights at o) for one token, given the i32x4 scaled quant sums
  * acc: subtracts the min (Q4_K/Q5_K) or +32 offset (Q6_K) parts via the token's bsums at bs.
  */
@@ -486,6 +498,7 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
   const bb = kBlockBytes(kind);
   let o = wr;
   let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
+  let y01 = f64x2.splat(0), y23 = y01;
   for (let b = 0; b < nb; b++) {
     let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0), acc2 = i32x4.splat(0), acc3 = i32x4.splat(0);
     if (kind == Q6_K) {
@@ -536,16 +549,27 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
       y2 += fin6(acc2, sc0, sc1, dw, s + 2 * ts, load<f32>(d + (tokBlocks << 3)));
       y3 += fin6(acc3, sc0, sc1, dw, s + 3 * ts, load<f32>(d + 3 * (tokBlocks << 2)));
     } else {
-      const m = mins45(kind, o), dd = dAndMin(kind, o);
-      y0 += fin45(acc0, m, dd, s, load<f32>(d));
-      y1 += fin45(acc1, m, dd, s + ts, load<f32>(d + (tokBlocks << 2)));
-      y2 += fin45(acc2, m, dd, s + 2 * ts, load<f32>(d + (tokBlocks << 3)));
-      y3 += fin45(acc3, m, dd, s + 3 * ts, load<f32>(d + 3 * (tokBlocks << 2)));
+      // fin45 for the four tokens at once (fin45Pair): the weights' d and dmin against the tokens' scales.
+      const sumi = reduce4(acc0, acc1, acc2, acc3);
+      const m = mins45(kind, o);
+      const mins = reduce4(i32x4.dot_i16x8_s(m, v128.load(s)), i32x4.dot_i16x8_s(m, v128.load(s + ts)), i32x4.dot_i16x8_s(m, v128.load(s + 2 * ts)), i32x4.dot_i16x8_s(m, v128.load(s + 3 * ts)));
+      const tb = tokBlocks << 2;
+      const da = v128.load32_lane(d + 3 * tb, v128.load32_lane(d + 2 * tb, v128.load32_lane(d + tb, v128.load32_zero(d), 1), 2), 3);
+      const w = dAndMin(kind, o);
+      const dd = f32x4.mul(i32x4.shuffle(w, w, 0, 0, 0, 0), da), dm = f32x4.mul(i32x4.shuffle(w, w, 1, 1, 1, 1), da);
+      y01 = f64x2.add(y01, fin45Pair(sumi, mins, dd, dm));
+      y23 = f64x2.add(y23, fin45Pair(upper(sumi), upper(mins), upper(dd), upper(dm)));
     }
     o += bb;
     a += 256;
     d += 4;
     s += sumBytes(kind);
+  }
+  if (kind != Q6_K) {
+    y0 = f64x2.extract_lane(y01, 0);
+    y1 = f64x2.extract_lane(y01, 1);
+    y2 = f64x2.extract_lane(y23, 0);
+    y3 = f64x2.extract_lane(y23, 1);
   }
   store<f32>(y, <f32>y0);
   store<f32>(y + yStride, <f32>y1);
@@ -599,9 +623,8 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
     store<f32>(y3, <f32>acc3);
     return;
   }
-  // Q4_K/Q5_K: fin45 for the four rows at once. Rows 0 and 1 sum in the lanes of y01, rows 2 and 3
-  // in y23; each lane sees fin45's operations in fin45's order, so every row's sum is the same to the
-  // bit, for about two thirds of the instructions of four fin45.
+  // Q4_K/Q5_K: fin45 for the four rows at once (fin45Pair), rows 0 and 1 summing in the lanes of
+  // y01, rows 2 and 3 in y23.
   let y01 = f64x2.splat(0), y23 = y01;
   for (let b = 0; b < nb; b++) {
     const sumi = reduce4(blockSums(kind, vnni, w0, a, m4, mx), blockSums(kind, vnni, w1, a, m4, mx), blockSums(kind, vnni, w2, a, m4, mx), blockSums(kind, vnni, w3, a, m4, mx));
@@ -612,8 +635,8 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
     const t23 = i32x4.shuffle(dAndMin(kind, w2), dAndMin(kind, w3), 0, 4, 1, 5);
     const da = f32x4.splat(load<f32>(d));
     const dd = f32x4.mul(i32x4.shuffle(t01, t23, 0, 1, 4, 5), da), dm = f32x4.mul(i32x4.shuffle(t01, t23, 2, 3, 6, 7), da);
-    y01 = f64x2.add(y01, f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(sumi), f64x2.promote_low_f32x4(dd)), f64x2.mul(f64x2.convert_low_i32x4_s(mins), f64x2.promote_low_f32x4(dm))));
-    y23 = f64x2.add(y23, f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(upper(sumi)), f64x2.promote_low_f32x4(upper(dd))), f64x2.mul(f64x2.convert_low_i32x4_s(upper(mins)), f64x2.promote_low_f32x4(upper(dm)))));
+    y01 = f64x2.add(y01, fin45Pair(sumi, mins, dd, dm));
+    y23 = f64x2.add(y23, fin45Pair(upper(sumi), upper(mins), upper(dd), upper(dm)));
     w0 += bb;
     w1 += bb;
     w2 += bb;

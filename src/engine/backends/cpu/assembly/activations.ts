@@ -1,16 +1,17 @@
 // The SwiGLU activation, gate = silu(gate) * up, reproducing ops.ts's siluMul: g / (1 + e^-g) in
-// f64, rounded to f32, times up in f64, rounded to f32. e^-g comes from the kernel's polynomial
-// (e^-|g|, inverted where g < 0), within an ulp or two of Math.exp, so the f32 results agree with
-// the TypeScript's but for the rarest halfway cases.
+// f64, rounded to f32, times up in f64, rounded to f32. e^-|g| comes from the kernel's polynomial,
+// within an ulp or two of Math.exp, and the quotient is rearranged for g < 0 (see siluMul2): a few f64
+// ulps from the TypeScript's, so the f32 results agree with it but for the rarest halfway cases.
 import { expNeg2 } from "./exp";
 
 /** silu(g) * u for two f32 lanes of g and u held as f64x2: the f32 results, as f64x2. */
 // @ts-ignore: decorator
 @inline function siluMul2(g: v128, u: v128): v128 {
   const t = expNeg2(f64x2.neg(f64x2.abs(g)));
-  // e^-g: t itself where g >= 0, 1 / t where g < 0 (t = 0 there gives e^-g = inf, silu = -0, as Math.exp's overflow does).
-  const e = v128.bitselect(t, f64x2.div(f64x2.splat(1), t), f64x2.ge(g, f64x2.splat(0)));
-  const s = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.div(g, f64x2.add(f64x2.splat(1), e))));
+  // g / (1 + e^-g) with t = e^-|g|: g / (1 + t) where g >= 0; where g < 0, e^-g = 1 / t and the same
+  // quotient is g t / (t + 1), one division for both (t = 0 there gives -0, as Math.exp's overflow does).
+  const num = v128.bitselect(g, f64x2.mul(g, t), f64x2.ge(g, f64x2.splat(0)));
+  const s = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.div(num, f64x2.add(f64x2.splat(1), t))));
   return f64x2.mul(s, u);
 }
 

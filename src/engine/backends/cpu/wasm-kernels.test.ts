@@ -17,7 +17,7 @@ import { WasmKernels, relaxedSimdAvailable } from "./wasm-kernels.js";
 const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 const ROWS = [1, 3, 8, 13];
 const BLOCKS = [1, 2, 5];
-const TOKENS = [1, 3, 5, 32];
+const TOKENS = [1, 3, 5, 13, 32];
 
 /** Byte offsets (within a block) of the f16 scale fields, and where a K block's dmin sits. */
 const SCALE_FIELDS: ReadonlyMap<GgmlType, readonly number[]> = new Map([

@@ -328,6 +328,18 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
   return f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(sumi), f64x2.promote_low_f32x4(dd)), f64x2.mul(f64x2.convert_low_i32x4_s(mins), f64x2.promote_low_f32x4(dm)));
 }
 
+/** The min sums of four tokens (pair sums at s, s + ts, ...) against one super-block's mins m (mins45), one per lane. */
+// @ts-ignore: decorator
+@inline function minSums4(m: v128, s: usize, ts: usize): v128 {
+  return reduce4(i32x4.dot_i16x8_s(m, v128.load(s)), i32x4.dot_i16x8_s(m, v128.load(s + ts)), i32x4.dot_i16x8_s(m, v128.load(s + 2 * ts)), i32x4.dot_i16x8_s(m, v128.load(s + 3 * ts)));
+}
+
+/** Four tokens' activation scales (at d, d + tb, ...), one per lane. */
+// @ts-ignore: decorator
+@inline function tokenScales4(d: usize, tb: usize): v128 {
+  return v128.load32_lane(d + 3 * tb, v128.load32_lane(d + 2 * tb, v128.load32_lane(d + tb, v128.load32_zero(d), 1), 2), 3);
+}
+
 /**
  * The float part of a super-block (weights at o) for one token, given the i32x4 scaled quant sums
  * acc: subtracts the min (Q4_K/Q5_K) or +32 offset (Q6_K) parts via the token's bsums at bs.
@@ -494,13 +506,15 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
 
 /** rowK4 for the relaxed build: the quants stay bytes (no widening), each dotted with four tokens. */
 // @ts-ignore: decorator
-@inline function rowK4r(kind: i32, vnni: bool, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
+@inline function rowK4r(kind: i32, vnni: bool, eight: bool, wr: usize, nb: i32, a: usize, cols: usize, d: usize, s: usize, tokBlocks: usize, y: usize, yStride: usize, m4: v128, mx: v128): void {
   const bb = kBlockBytes(kind);
   let o = wr;
   let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
-  let y01 = f64x2.splat(0), y23 = y01;
+  let y01 = f64x2.splat(0), y23 = y01, y45 = y01, y67 = y01;
+  const ts = tokBlocks * sumBytes(kind);
+  const tb = tokBlocks << 2;
   for (let b = 0; b < nb; b++) {
-    let acc0 = i32x4.splat(0), acc1 = i32x4.splat(0), acc2 = i32x4.splat(0), acc3 = i32x4.splat(0);
+    let acc0 = i32x4.splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0, acc6 = acc0, acc7 = acc0;
     if (kind == Q6_K) {
       for (let j = 0; j < 4; j++) {
         const half = j >> 1, k = j & 1;
@@ -530,6 +544,12 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
           acc1 = i32x4.add(acc1, tok45v(l0, l1, h0, h1, ps, at + cols));
           acc2 = i32x4.add(acc2, tok45v(l0, l1, h0, h1, ps, at + 2 * cols));
           acc3 = i32x4.add(acc3, tok45v(l0, l1, h0, h1, ps, at + 3 * cols));
+          if (eight) {
+            acc4 = i32x4.add(acc4, tok45v(l0, l1, h0, h1, ps, at + 4 * cols));
+            acc5 = i32x4.add(acc5, tok45v(l0, l1, h0, h1, ps, at + 5 * cols));
+            acc6 = i32x4.add(acc6, tok45v(l0, l1, h0, h1, ps, at + 6 * cols));
+            acc7 = i32x4.add(acc7, tok45v(l0, l1, h0, h1, ps, at + 7 * cols));
+          }
         } else {
           const s0 = scaleLo(sv), s1 = scaleHi(sv);
           acc0 = i32x4.add(acc0, tok45r(l0, l1, h0, h1, s0, s1, at));
@@ -541,7 +561,6 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
       }
     }
     // The weight-side parts of the float combination, once for the four tokens.
-    const ts = tokBlocks * sumBytes(kind);
     if (kind == Q6_K) {
       const sc0 = scales6(o, false), sc1 = scales6(o, true), dw = f16At(o + 208);
       y0 += fin6(acc0, sc0, sc1, dw, s, load<f32>(d));
@@ -549,16 +568,20 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
       y2 += fin6(acc2, sc0, sc1, dw, s + 2 * ts, load<f32>(d + (tokBlocks << 3)));
       y3 += fin6(acc3, sc0, sc1, dw, s + 3 * ts, load<f32>(d + 3 * (tokBlocks << 2)));
     } else {
-      // fin45 for the four tokens at once (fin45Pair): the weights' d and dmin against the tokens' scales.
-      const sumi = reduce4(acc0, acc1, acc2, acc3);
+      // fin45 for four tokens at once (fin45Pair): the weights' d and dmin against the tokens' scales.
       const m = mins45(kind, o);
-      const mins = reduce4(i32x4.dot_i16x8_s(m, v128.load(s)), i32x4.dot_i16x8_s(m, v128.load(s + ts)), i32x4.dot_i16x8_s(m, v128.load(s + 2 * ts)), i32x4.dot_i16x8_s(m, v128.load(s + 3 * ts)));
-      const tb = tokBlocks << 2;
-      const da = v128.load32_lane(d + 3 * tb, v128.load32_lane(d + 2 * tb, v128.load32_lane(d + tb, v128.load32_zero(d), 1), 2), 3);
       const w = dAndMin(kind, o);
-      const dd = f32x4.mul(i32x4.shuffle(w, w, 0, 0, 0, 0), da), dm = f32x4.mul(i32x4.shuffle(w, w, 1, 1, 1, 1), da);
-      y01 = f64x2.add(y01, fin45Pair(sumi, mins, dd, dm));
-      y23 = f64x2.add(y23, fin45Pair(upper(sumi), upper(mins), upper(dd), upper(dm)));
+      const wd = i32x4.shuffle(w, w, 0, 0, 0, 0), wm = i32x4.shuffle(w, w, 1, 1, 1, 1);
+      let sumi = reduce4(acc0, acc1, acc2, acc3), mins = minSums4(m, s, ts), da = tokenScales4(d, tb);
+      y01 = f64x2.add(y01, fin45Pair(sumi, mins, f32x4.mul(wd, da), f32x4.mul(wm, da)));
+      y23 = f64x2.add(y23, fin45Pair(upper(sumi), upper(mins), upper(f32x4.mul(wd, da)), upper(f32x4.mul(wm, da))));
+      if (eight) {
+        sumi = reduce4(acc4, acc5, acc6, acc7);
+        mins = minSums4(m, s + 4 * ts, ts);
+        da = tokenScales4(d + 4 * tb, tb);
+        y45 = f64x2.add(y45, fin45Pair(sumi, mins, f32x4.mul(wd, da), f32x4.mul(wm, da)));
+        y67 = f64x2.add(y67, fin45Pair(upper(sumi), upper(mins), upper(f32x4.mul(wd, da)), upper(f32x4.mul(wm, da))));
+      }
     }
     o += bb;
     a += 256;
@@ -575,6 +598,12 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
   store<f32>(y + yStride, <f32>y1);
   store<f32>(y + 2 * yStride, <f32>y2);
   store<f32>(y + 3 * yStride, <f32>y3);
+  if (eight) {
+    store<f32>(y + 4 * yStride, <f32>f64x2.extract_lane(y45, 0));
+    store<f32>(y + 5 * yStride, <f32>f64x2.extract_lane(y45, 1));
+    store<f32>(y + 6 * yStride, <f32>f64x2.extract_lane(y67, 0));
+    store<f32>(y + 7 * yStride, <f32>f64x2.extract_lane(y67, 1));
+  }
 }
 
 /** One weight row against one token: the f64 sum of its super-blocks. */
@@ -686,8 +715,10 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     let t = 0;
+    // The vnni kernels take eight tokens at a time while they can: a quarter fewer instructions per token.
+    if (vnni) for (; t + 8 <= nTok; t += 8) rowK4r(kind, true, true, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
     for (; t + 4 <= nTok; t += 4) {
-      if (ASC_FEATURE_RELAXED_SIMD || vnni) rowK4r(kind, vnni, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
+      if (ASC_FEATURE_RELAXED_SIMD || vnni) rowK4r(kind, vnni, false, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
       else rowK4(kind, wr, nb, aq + <usize>t * cols, cols, ad + (<usize>(t * nb) << 2), sums + <usize>(t * nb) * sb, nb, y + (<usize>(t * rows + r) << 2), yStride, m4, mx);
     }
     for (; t < nTok; t++) {

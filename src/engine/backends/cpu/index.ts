@@ -31,7 +31,7 @@ class CpuWeight implements Weight {
       return this.own.subarray(r0 * rowBytes, r1 * rowBytes);
     }
     const w = this.wasm!;
-    return w.kernels.weightRows(this.info.type, w.ptr, this.rowLength, r0, r1);
+    return w.kernels.weightRows(this.info.type, w.ptr, this.rows, this.rowLength, r0, r1);
   }
   get bytes(): number {
     return this.own ? this.own.byteLength : this.wasm!.length;

@@ -185,7 +185,7 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
   const instance = new WebAssembly.Instance(module, kernelImports(memory));
   const rand = seededRandom(7);
   // The u8 kernels (Q8_0's on u8-form weights, Q4_K's and Q5_K's on the usual ones) are checked after the kernel of each type.
-  const u8Names = new Map([[GgmlType.Q8_0, "matmul_q8_0_u8"], [GgmlType.Q4_K, "matmul_q4_k_vnni"], [GgmlType.Q5_K, "matmul_q5_k_vnni"]]);
+  const u8Names = new Map([[GgmlType.Q8_0, "matmul_q8_0_u8"], [GgmlType.Q4_K, "matmul_q4_k_x4"], [GgmlType.Q5_K, "matmul_q5_k_vnni"]]);
   const cases = [...TYPES.map((t) => [t, false] as const), ...[...u8Names.keys()].map((t) => [t, true] as const)].flatMap(([t, u8]) => [[t, u8, 1], [t, u8, 5]] as const);
   for (const [type, u8, nTok] of cases) {
     const fn = instance.exports[u8 ? (u8Names.get(type) ?? "") : `matmul_${typeName(type).toLowerCase()}`] as (...args: number[]) => void;
@@ -199,8 +199,14 @@ test("wasm kernels write only y rows [r0, r1) of their output", () => {
       // The Q8_0 and Q4_K kernels read their weights repacked, as WasmKernels.upload leaves them.
       const RAW = Y + 3 * 65536;
       new Uint8Array(buf, RAW, w.length).set(w);
+      const nb = cols / 256;
       if (type === GgmlType.Q8_0) (instance.exports["q8_0_pack"] as (...args: number[]) => void)(RAW, W, rows, cols, u8 ? 1 : 0);
-      else (instance.exports["q4_k_pack"] as (...args: number[]) => void)(RAW, W, rows * cols / 256);
+      else if (!u8) (instance.exports["q4_k_pack"] as (...args: number[]) => void)(RAW, W, rows * nb);
+      else {
+        // The u8 kernel's four-row groups (two here), then the ninth row as q4_k_pack leaves it.
+        (instance.exports["q4_k_pack_x4"] as (...args: number[]) => void)(RAW, W, 2, nb);
+        (instance.exports["q4_k_pack"] as (...args: number[]) => void)(RAW + 8 * nb * 144, W + 2 * nb * 608, nb);
+      }
     } else {
       new Uint8Array(buf, W, w.length).set(w);
     }
@@ -248,17 +254,16 @@ for (const [form, kernels] of [["", WasmKernels.load({ relaxed: false })], [" (u
     });
     const ptr = kernels.upload(GgmlType.Q8_0, w, rows, cols);
     assert.equal(kernels.weightBytes(GgmlType.Q8_0, rows, cols), rows * blocks * 36);
-    assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, cols, 0, rows), w, `${blocks} blocks: all rows`);
-    assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, cols, 2, 5), w.subarray(2 * blocks * 34, 5 * blocks * 34), `${blocks} blocks: rows 2-4`);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, rows, cols, 0, rows), w, `${blocks} blocks: all rows`);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q8_0, ptr, rows, cols, 2, 5), w.subarray(2 * blocks * 34, 5 * blocks * 34), `${blocks} blocks: rows 2-4`);
   }
   assert.throws(() => kernels.upload(GgmlType.Q8_0, new Uint8Array(33), 1, 32), /needs 34 bytes/);
 });
 
-test("Q4_K weights repacked for the kernels read back as the GGUF bytes they came from", () => {
-  const kernels = WasmKernels.load({ relaxed: false });
+for (const [form, kernels] of [["", WasmKernels.load({ relaxed: false })], [" (four-row groups, for the u8 kernel)", u8Kernels]] as const) test(`Q4_K weights repacked for the kernels${form} read back as the GGUF bytes they came from`, () => {
   const rand = seededRandom(12);
-  for (const blocks of [1, 3, 8]) {
-    const rows = 5, cols = 256 * blocks;
+  for (const [blocks, rows] of [[1, 5], [3, 9], [8, 5], [2, 3], [2, 8]]) {
+    const cols = 256 * blocks;
     // Every byte random: all 96 bits of the packed scales and mins take both values somewhere.
     const w = new Uint8Array(rows * blocks * 144).map(() => Math.floor(rand() * 256));
     // Scales d and dmin of every kind: subnormal, zero, negative zero, infinity, NaN, the largest finite.
@@ -272,8 +277,10 @@ test("Q4_K weights repacked for the kernels read back as the GGUF bytes they cam
     }
     const ptr = kernels.upload(GgmlType.Q4_K, w, rows, cols);
     assert.equal(kernels.weightBytes(GgmlType.Q4_K, rows, cols), rows * blocks * 152);
-    assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, cols, 0, rows), w, `${blocks} blocks: all rows`);
-    assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, cols, 1, 4), w.subarray(blocks * 144, 4 * blocks * 144), `${blocks} blocks: rows 1-3`);
+    assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, rows, cols, 0, rows), w, `${blocks} blocks: all rows`);
+    for (const [r0, r1] of [[1, 4], [2, 3], [rows - 1, rows], [0, 1], [3, rows]].filter(([a, b]) => a < b && b <= rows)) {
+      assert.deepEqual(kernels.weightRows(GgmlType.Q4_K, ptr, rows, cols, r0, r1), w.subarray(r0 * blocks * 144, r1 * blocks * 144), `${blocks} blocks, ${rows} rows: rows ${r0}-${r1 - 1}`);
+    }
   }
 });
 

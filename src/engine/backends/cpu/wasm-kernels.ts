@@ -8,7 +8,8 @@
 // instead: their int8 dot product gives the same integer sums with fewer instructions. Where that
 // instruction also multiplies unsigned by signed bytes exactly (x64 with AVX-VNNI under Node 22+),
 // the u8 kernels run, same results: Q8_0 with its weights stored in the u8 form (assembly/blocks32.ts),
-// Q4_K and Q5_K with their quants fed straight to the instruction (assembly/k-quants.ts chunkVnni).
+// Q4_K with its weights in four-row groups (assembly/q4k-x4.ts), Q5_K with its quants fed straight to
+// the instruction (assembly/k-quants.ts chunkVnni).
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { QuantShapeError } from "../../../gguf/quants/errors.js";
@@ -69,8 +70,8 @@ export interface WasmKernelsOptions {
   readonly relaxed?: boolean | "auto";
   /**
    * Whether the u8 kernels run, built on one unsigned-by-signed dot instruction per 16 bytes (AVX-VNNI's
-   * vpdpbusd): Q8_0's (weights stored plus 128) and Q4_K/Q5_K's (the 4- and 5-bit quants straight into
-   * i32 lanes, see chunkVnni). "auto" (default) on the relaxed build where dot_u8_selftest passes, which
+   * vpdpbusd): Q8_0's (weights stored plus 128), Q4_K's (weights in four-row groups, a row to each i32
+   * lane, see q4k-x4.ts) and Q5_K's (the 5-bit quants straight into i32 lanes, see chunkVnni). "auto" (default) on the relaxed build where dot_u8_selftest passes, which
    * is where V8 emits that instruction; true to insist (on the plain build they run, exactly but
    * slowly, from widened products, which is what tests use to check them on any machine; throws where
    * the relaxed instruction is not exact); false for the other kernels. Results are identical either way.
@@ -100,11 +101,12 @@ const ATTENTION_NAMES = { flash: "flash_attention", flashFma: "flash_attention_f
 const SILU_MUL = "silu_mul";
 /**
  * The kernels built on the unsigned-by-signed dot instruction (WasmKernelsOptions.u8): Q8_0's for
- * weights in the u8 form, and Q4_K/Q5_K's, which read the same weights as their usual kernels.
+ * weights in the u8 form, Q4_K's for weights in four-row groups, and Q5_K's, which reads the same
+ * weights as the usual kernel.
  */
 const U8_KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q8_0, "matmul_q8_0_u8"],
-  [GgmlType.Q4_K, "matmul_q4_k_vnni"],
+  [GgmlType.Q4_K, "matmul_q4_k_x4"],
   [GgmlType.Q5_K, "matmul_q5_k_vnni"],
 ]);
 /** Kernels by their index in the control block (see matmul-control.ts): the matmuls, attention, silu_mul. */
@@ -127,9 +129,16 @@ type GroupExport = (aq: number, ad: number, ax: number, nTok: number, cols: numb
 type RepackExport = (src: number, dst: number, rows: number, cols: number, flip: number) => void;
 /** assembly/k-quants.ts q4_k_pack and q4_k_unpack: (src, dst, super-blocks). */
 type BlockRepackExport = (src: number, dst: number, blocks: number) => void;
+/** assembly/q4k-x4.ts q4_k_pack_x4 / q4_k_unpack_x4: (src, dst, groups of four rows, super-blocks per row). */
+type GroupRepackExport = (src: number, dst: number, groups: number, nb: number) => void;
 
 /** GGUF bytes repacked per call of q8_0_pack/q8_0_unpack, through the scratch region. */
 const REPACK_CHUNK_BYTES = 1 << 20;
+
+/** Rows per repack call for rows of rawRow bytes: about REPACK_CHUNK_BYTES, a multiple of 4 (whole four-row groups). */
+function repackChunkRows(rawRow: number): number {
+  return Math.max(4, Math.floor(REPACK_CHUNK_BYTES / rawRow / 4) * 4);
+}
 
 /** The kernels that work row by row on the calling thread (silu_mul also splits across threads). */
 interface RowKernels {
@@ -145,6 +154,8 @@ interface RowKernels {
   readonly q8Unpack: RepackExport;
   readonly q4kPack: BlockRepackExport;
   readonly q4kUnpack: BlockRepackExport;
+  readonly q4kPackX4: GroupRepackExport;
+  readonly q4kUnpackX4: GroupRepackExport;
   /** Tokens from which matmul_q8_0 reads the wide layout. */
   readonly q8WideMinTokens: number;
 }
@@ -374,6 +385,8 @@ export class WasmKernels {
       q8Unpack: exports["q8_0_unpack"] as RepackExport,
       q4kPack: exports["q4_k_pack"] as BlockRepackExport,
       q4kUnpack: exports["q4_k_unpack"] as BlockRepackExport,
+      q4kPackX4: exports["q4_k_pack_x4"] as GroupRepackExport,
+      q4kUnpackX4: exports["q4_k_unpack_x4"] as GroupRepackExport,
       q8WideMinTokens: (exports["Q8_WIDE_MIN_TOKENS"] as { readonly value: number }).value,
     });
   }
@@ -418,15 +431,40 @@ export class WasmKernels {
    * Puts rows [r, r + n) of a weight (their GGUF bytes in `piece`, any memory but the kernels') in place
    * at ptr: copied, or for a repacked type copied to the scratch region and packed from there.
    */
-  private placeRows(type: GgmlType, ptr: number, r: number, n: number, cols: number, piece: Uint8Array): void {
+  private placeRows(type: GgmlType, ptr: number, rows: number, r: number, n: number, cols: number, piece: Uint8Array): void {
     if (!WasmKernels.repacked(type)) {
       this.heap.bytes(ptr + r * bytesFor(type, cols), piece.length).set(piece);
       return;
     }
     const src = this.scratch(piece.length);
     this.heap.bytes(src, piece.length).set(piece);
-    this.repack(type, "pack", src, ptr + r * this.weightBytes(type, 1, cols), n, cols);
+    if (this.grouped(type)) this.q4kGroups("pack", src, ptr, rows, r, n, cols);
+    else this.repack(type, "pack", src, ptr + r * this.weightBytes(type, 1, cols), n, cols);
   }
+
+  /** Whether this type's weights are in four-row groups: Q4_K for the u8 kernels (assembly/q4k-x4.ts). */
+  private grouped(type: GgmlType): boolean {
+    return type === GgmlType.Q4_K && this.u8;
+  }
+
+  /**
+   * Q4_K rows [r, r + n) of a grouped weight of `rows` rows at ptr, to ("pack") or from ("unpack") GGUF
+   * rows at raw: whole groups first (r a multiple of 4 where it is below rows & ~3), then the rows past
+   * the last group, which sit after the groups in q4_k_pack's layout.
+   */
+  private q4kGroups(direction: "pack" | "unpack", raw: number, ptr: number, rows: number, r: number, n: number, cols: number): void {
+    const k = this.rowKernels;
+    const nb = cols / 256, rawRow = nb * 144, rows4 = rows & ~3;
+    const inGroups = Math.max(0, Math.min(r + n, rows4) - r);
+    if (inGroups > 0) (direction === "pack" ? k.q4kPackX4 : k.q4kUnpackX4)(direction === "pack" ? raw : ptr + (r / 4) * nb * 608, direction === "pack" ? ptr + (r / 4) * nb * 608 : raw, inGroups / 4, nb);
+    const tail = ptr + (rows4 / 4) * nb * 608;
+    for (let i = Math.max(r, rows4); i < r + n; i++) {
+      const packed = tail + (i - rows4) * nb * 152, gguf = raw + (i - r) * rawRow;
+      if (direction === "pack") k.q4kPack(gguf, packed, nb);
+      else k.q4kUnpack(packed, gguf, nb);
+    }
+  }
+
 
   /** Repacks `rows` rows (cols values each) of a repacked type between GGUF bytes and the kernels' layout. */
   private repack(type: GgmlType, direction: "pack" | "unpack", src: number, dst: number, rows: number, cols: number): void {
@@ -456,14 +494,14 @@ export class WasmKernels {
   uploadFrom(type: GgmlType, rows: number, cols: number, read: (dst: Uint8Array, offset: number) => Promise<void>): Promise<number> {
     const run = this.uploads.then(async () => {
       const rawRow = bytesFor(type, cols);
-      const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
+      const chunkRows = repackChunkRows(rawRow);
       if (this.staging.length < chunkRows * rawRow) this.staging = new Uint8Array(chunkRows * rawRow);
       const ptr = this.heap.alloc(this.weightBytes(type, rows, cols));
       for (let r = 0; r < rows; r += chunkRows) {
         const n = Math.min(chunkRows, rows - r);
         const piece = this.staging.subarray(0, n * rawRow);
         await read(piece, r * rawRow);
-        this.placeRows(type, ptr, r, n, cols, piece);
+        this.placeRows(type, ptr, rows, r, n, cols, piece);
       }
       return ptr;
     });
@@ -477,10 +515,10 @@ export class WasmKernels {
     if (data.length !== raw) throw new QuantShapeError(`${typeName(type)} weight of ${rows} x ${cols} needs ${raw} bytes, got ${data.length}`);
     // Repacked types go a megabyte at a time through the scratch region; the rest in one copy.
     const rawRow = raw / rows;
-    const chunkRows = WasmKernels.repacked(type) ? Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow)) : rows;
+    const chunkRows = WasmKernels.repacked(type) ? repackChunkRows(rawRow) : rows;
     for (let r = 0; r < rows; r += chunkRows) {
       const n = Math.min(chunkRows, rows - r);
-      this.placeRows(type, ptr, r, n, cols, data.subarray(r * rawRow, (r + n) * rawRow));
+      this.placeRows(type, ptr, rows, r, n, cols, data.subarray(r * rawRow, (r + n) * rawRow));
     }
   }
 
@@ -488,20 +526,27 @@ export class WasmKernels {
    * GGUF bytes of rows [r0, r1) of a weight put in linear memory by upload(): a view of that memory
    * (valid until it next grows), or for Q8_0 and Q4_K a copy unpacked from the kernels' layout.
    */
-  weightRows(type: GgmlType, ptr: number, cols: number, r0: number, r1: number): Uint8Array {
+  weightRows(type: GgmlType, ptr: number, rows: number, cols: number, r0: number, r1: number): Uint8Array {
     const rawRow = bytesFor(type, cols);
     if (!WasmKernels.repacked(type)) return this.heap.bytes(ptr + r0 * rawRow, (r1 - r0) * rawRow);
     const out = new Uint8Array((r1 - r0) * rawRow);
     const packedRow = this.weightBytes(type, 1, cols);
-    const chunkRows = Math.max(1, Math.floor(REPACK_CHUNK_BYTES / rawRow));
-    for (let r = r0; r < r1; r += chunkRows) {
-      const n = Math.min(chunkRows, r1 - r);
+    const chunkRows = repackChunkRows(rawRow);
+    // Grouped weights unpack whole groups, from the group holding r0 to the one holding r1 - 1.
+    const grouped = this.grouped(type), rows4 = rows & ~3;
+    const from = grouped && r0 < rows4 ? r0 & ~3 : r0;
+    const to = grouped && r1 <= rows4 ? (r1 + 3) & ~3 : r1;
+    for (let r = from; r < to; r += chunkRows) {
+      const n = Math.min(chunkRows, to - r);
       const dst = this.scratch(n * rawRow);
-      this.repack(type, "unpack", ptr + r * packedRow, dst, n, cols);
-      out.set(this.heap.bytes(dst, n * rawRow), (r - r0) * rawRow);
+      if (grouped) this.q4kGroups("unpack", dst, ptr, rows, r, n, cols);
+      else this.repack(type, "unpack", ptr + r * packedRow, dst, n, cols);
+      const first = Math.max(r, r0), last = Math.min(r + n, r1);
+      out.set(this.heap.bytes(dst + (first - r) * rawRow, (last - first) * rawRow), (first - r0) * rawRow);
     }
     return out;
   }
+
 
   /** Per-call memory for copies in and out; its contents last until the next call. */
   private scratch(bytes: number): number {

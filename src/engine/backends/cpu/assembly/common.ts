@@ -130,8 +130,8 @@ export function settled_lane(): i32 {
 }
 
 /**
- * c plus the dot products of 16 unsigned bytes u with 16 signed bytes s, four bytes to each i32 lane
- * (which four go to which lane differs between the two forms; every caller only sums all four lanes).
+ * c plus the dot products of 16 unsigned bytes u with 16 signed bytes s, bytes 4i..4i+3 to i32 lane i
+ * (the four-row Q4_K kernel gives each lane a row of its own, see q4k-x4.ts).
  * Built with relaxed SIMD this is i32x4.relaxed_dot_i8x16_i7x16_add_s, one vpdpbusd where V8 finds
  * AVX-VNNI (Node 22+ on recent x64). Only there is it exact for u above 127: elsewhere the engine may
  * read u as signed (Arm) or saturate pairs to i16 (x64 without VNNI), so the kernels built on it are
@@ -141,9 +141,10 @@ export function settled_lane(): i32 {
 // @ts-ignore: decorator
 @inline export function dotU8I8Add(u: v128, s: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(s, u, c);
-  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(u), i16x8.extend_low_i8x16_s(s));
-  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(u), i16x8.extend_high_i8x16_s(s));
-  return i32x4.add(c, i32x4.add(lo, hi));
+  // Products fit i16 (at most 255 * 128); pairs of them, then pairs of pairs, in byte order.
+  const lo = i32x4.extadd_pairwise_i16x8_s(i16x8.mul(i16x8.extend_low_i8x16_u(u), i16x8.extend_low_i8x16_s(s)));
+  const hi = i32x4.extadd_pairwise_i16x8_s(i16x8.mul(i16x8.extend_high_i8x16_u(u), i16x8.extend_high_i8x16_s(s)));
+  return i32x4.add(c, i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7)));
 }
 
 /**

@@ -9,7 +9,8 @@ export { attention_f32, f32_scratch_bytes, flash_attention, flash_attention_fma,
 export { silu_mul } from "./activations";
 export { rmsnorm, rope } from "./norms";
 export { quantize_q8_0, quantize_q8_k } from "./quantize";
-export { matmul_q4_k, matmul_q5_k, matmul_q6_k, matmul_q4_k_vnni, matmul_q5_k_vnni, q4_k_pack, q4_k_unpack, q8k_pairs } from "./k-quants";
+export { matmul_q4_k_x4, q4_k_pack_x4, q4_k_unpack_x4 } from "./q4k-x4";
+export { matmul_q4_k, matmul_q5_k, matmul_q6_k, matmul_q5_k_vnni, q4_k_pack, q4_k_unpack, q8k_pairs } from "./k-quants";
 
 /** Sum of n f32 values at ptr: a smoke test of the build and the memory hand-off. */
 export function sum_f32(ptr: usize, n: i32): f32 {

@@ -11,6 +11,7 @@
 // then the 128 quant bytes as in GGUF: 152 bytes instead of 144. Converting the two f16 and unpacking
 // the 12 packed scale bytes cost, per super-block and row, about as much again as the finishing
 // arithmetic; repacked, the kernel loads them. Every field converts exactly both ways (q4_k_unpack).
+// The u8 kernels keep Q4_K in four-row groups instead (q4k-x4.ts).
 import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
 
 // @ts-ignore: decorator
@@ -44,7 +45,7 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
 
 /** The 8 six-bit scales or, with mins = true, the 8 mins of the 12 packed bytes at p, one per byte. */
 // @ts-ignore: decorator
-@inline function kScales(p: usize, mins: bool): u64 {
+@inline export function kScales(p: usize, mins: bool): u64 {
   const s0 = load<u32>(p), s1 = load<u32>(p, 4), s2 = load<u32>(p, 8);
   const lo = mins ? s1 & 0x3f3f3f3f : s0 & 0x3f3f3f3f;
   const hi = mins ? ((s2 >> 4) & 0x0f0f0f0f) | ((s1 >> 2) & 0x30303030) : (s2 & 0x0f0f0f0f) | ((s0 >> 2) & 0x30303030);
@@ -53,7 +54,7 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
 
 /** Lanes 2 and 3 of v moved to lanes 0 and 1. */
 // @ts-ignore: decorator
-@inline function upper(v: v128): v128 {
+@inline export function upper(v: v128): v128 {
   return i32x4.shuffle(v, v, 2, 3, 0, 1);
 }
 
@@ -324,7 +325,7 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
  * the instructions of fin45 per sum.
  */
 // @ts-ignore: decorator
-@inline function fin45Pair(sumi: v128, mins: v128, dd: v128, dm: v128): v128 {
+@inline export function fin45Pair(sumi: v128, mins: v128, dd: v128, dm: v128): v128 {
   return f64x2.sub(f64x2.mul(f64x2.convert_low_i32x4_s(sumi), f64x2.promote_low_f32x4(dd)), f64x2.mul(f64x2.convert_low_i32x4_s(mins), f64x2.promote_low_f32x4(dm)));
 }
 
@@ -622,6 +623,12 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
   return acc;
 }
 
+/** A Q4_K row in q4_k_pack's layout against one token through the vnni chunks (for q4k-x4.ts's rows past its groups). */
+// @ts-ignore: decorator
+@inline export function rowKVnni(wr: usize, nb: i32, a: usize, d: usize, s: usize, m4: v128): f64 {
+  return rowK(Q4_K, true, wr, nb, a, d, s, m4, m4);
+}
+
 /**
  * Four weight rows (from w0..w3, far apart) against one token, each exactly as rowK computes it:
  * four interleaved sequential streams keep more cache-line fills in flight than one, so weights read
@@ -740,12 +747,7 @@ export function matmul_q6_k(w: usize, rows: i32, cols: i32, aq: usize, ad: usize
   matmulK(Q6_K, false, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }
 
-/** matmul_q4_k through chunkVnni (same results; faster where dotU8I8Add is one instruction, see WasmKernelsOptions.u8). */
-export function matmul_q4_k_vnni(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
-  matmulK(Q4_K, true, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
-}
-
-/** matmul_q5_k through chunkVnni, as matmul_q4_k_vnni. */
+/** matmul_q5_k through chunkVnni (same results; faster where dotU8I8Add is one instruction, see WasmKernelsOptions.u8). Q4_K's is in q4k-x4.ts. */
 export function matmul_q5_k_vnni(w: usize, rows: i32, cols: i32, aq: usize, ad: usize, aextra: usize, nTok: i32, y: usize, r0: i32, r1: i32): void {
   matmulK(Q5_K, true, w, rows, cols, aq, ad, aextra, nTok, y, r0, r1);
 }

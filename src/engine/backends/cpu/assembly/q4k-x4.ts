@@ -22,13 +22,6 @@ import { fin45Pair, kScales, rowKVnni, upper } from "./k-quants";
 // @ts-ignore: decorator
 @inline const GROUP_BLOCK: usize = 608;
 
-/** Quant e (0..31) of sub-block j (0..7) of the GGUF Q4_K super-block at p. */
-// @ts-ignore: decorator
-@inline function ggufQuant(p: usize, j: usize, e: usize): u32 {
-  const b = <u32>load<u8>(p + 16 + 32 * (j >> 1) + e);
-  return j & 1 ? b >> 4 : b & 15;
-}
-
 /** Packs `groups` groups of four GGUF Q4_K rows (nb super-blocks each, rows back to back at src) into dst. */
 export function q4_k_pack_x4(src: usize, dst: usize, groups: i32, nb: i32): void {
   const rowBytes = <usize>nb * 144;
@@ -44,11 +37,19 @@ export function q4_k_pack_x4(src: usize, dst: usize, groups: i32, nb: i32): void
         for (let j: usize = 0; j < 8; j++) {
           store<u8>(o + 32 + 4 * j + r, <u8>(sc >> (8 * j)));
           store<u8>(o + 64 + 8 * (j >> 1) + 2 * r + (j & 1), <u8>(mn >> (8 * j)));
-          for (let h: usize = 0; h < 4; h++) {
-            for (let k: usize = 0; k < 4; k++) {
-              store<u8>(o + 96 + 64 * j + 16 * h + 4 * r + k, <u8>(ggufQuant(p, j, 8 * h + k) | (ggufQuant(p, j, 8 * h + 4 + k) << 4)));
-            }
-          }
+          // Sub-block j's 32 quants as bytes, then quarter h's four bytes: values 8h..8h+3 low, 8h+4..8h+7 high.
+          const x0 = v128.load(p + 16 + 32 * (j >> 1)), x1 = v128.load(p + 32 + 32 * (j >> 1));
+          const m = i8x16.splat(15);
+          const n0 = j & 1 ? v128.and(i16x8.shr_u(x0, 4), m) : v128.and(x0, m);
+          const n1 = j & 1 ? v128.and(i16x8.shr_u(x1, 4), m) : v128.and(x1, m);
+          const low = i8x16.shuffle(n0, n1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+          const high = i8x16.shuffle(n0, n1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+          const packed = v128.or(low, i16x8.shl(high, 4));
+          const q = o + 96 + 64 * j + 4 * r;
+          v128.store32_lane(q, packed, 0);
+          v128.store32_lane(q + 16, packed, 1);
+          v128.store32_lane(q + 32, packed, 2);
+          v128.store32_lane(q + 48, packed, 3);
         }
       }
     }

@@ -89,12 +89,12 @@ export function fmaF32(x: number, w: number, c: number): number {
   const s = p + c;
   const r = Math.fround(s);
   if (r === s) return r;
-  const b = s - p;
-  const err = (p - (s - b)) + (c - b);
-  if (err === 0) return r;
   // s = r + d with |d| at most half an f32 step; the f32 neighbour on s's other side is r + 2d when s is halfway.
   const other = 2 * s - r;
   if (Math.fround(other) !== other) return r;
+  const b = s - p;
+  const err = (p - (s - b)) + (c - b);
+  if (err === 0) return r;
   return (err > 0) === (s > r) ? other : r;
 }
 
@@ -150,7 +150,8 @@ export function flashAttention(
  * values were stored. q: nTok × heads × headDim; out likewise. Heads share kv heads in groups (GQA).
  * `f16Softmax` reproduces llama.cpp without flash attention (query and attention weights rounded to
  * f16 for their products with the f16 cache); without it, everything stays f32, as ggml's tiled
- * flash attention computes batches of 64 or more query rows.
+ * flash attention computes batches of 64 or more query rows. The weighted values are summed in f32,
+ * one fused multiply-add per value (fmaF32), as ggml's vectorised f32 loops do.
  */
 export function attention(
   q: Float32Array, layer: CpuKvLayer, start: number, nTok: number,
@@ -181,7 +182,7 @@ export function attention(
       for (let p = 0; p < visible; p++) {
         const w = scores[p];
         const vBase = p * kvDim + kvOff;
-        for (let d = 0; d < headDim; d++) out[qBase + d] += w * layer.v[vBase + d];
+        for (let d = 0; d < headDim; d++) out[qBase + d] = fmaF32(layer.v[vBase + d], w, out[qBase + d]);
       }
     }
   }

@@ -96,8 +96,8 @@ const KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q6_K, "matmul_q6_k"],
 ]);
 
-/** flash: its f64 form and, where madd_selftest passes, its form on the fused multiply-add (same results). */
-const ATTENTION_NAMES = { flash: "flash_attention", flashFma: "flash_attention_fma", f32: "attention_f32" } as const;
+/** Each attention in its f64 form and, where madd_selftest passes, its form on the fused multiply-add (same results). */
+const ATTENTION_NAMES = { flash: "flash_attention", flashFma: "flash_attention_fma", f32: "attention_f32", f32Fma: "attention_f32_fma" } as const;
 const SILU_MUL = "silu_mul";
 /**
  * The kernels built on the unsigned-by-signed dot instruction (WasmKernelsOptions.u8): Q8_0's for
@@ -110,7 +110,7 @@ const U8_KERNEL_NAMES: ReadonlyMap<GgmlType, string> = new Map([
   [GgmlType.Q5_K, "matmul_q5_k_vnni"],
 ]);
 /** Kernels by their index in the control block (see matmul-control.ts): the matmuls, attention, silu_mul. */
-const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ...U8_KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.flashFma, ATTENTION_NAMES.f32, SILU_MUL];
+const KERNEL_NAMES_BY_INDEX = [...KERNEL_NAMES.values(), ...U8_KERNEL_NAMES.values(), ATTENTION_NAMES.flash, ATTENTION_NAMES.flashFma, ATTENTION_NAMES.f32, ATTENTION_NAMES.f32Fma, SILU_MUL];
 /** silu_mul(gate, up, i0, i1). */
 type SiluMulExport = (gate: number, up: number, i0: number, i1: number) => void;
 /** assembly/norms.ts */
@@ -364,14 +364,15 @@ export class WasmKernels {
     }
     const pool = shared ? new MatmulPool(threads, module, memory, KERNEL_NAMES_BY_INDEX, KERNEL_NAMES_BY_INDEX.map((name) => exports[name] as KernelCall)) : undefined;
     const split = relaxed && !u8 ? (exports["q8_split"] as (p: number, n: number, sums: number) => void) : undefined;
+    const fused = relaxed && selftestPasses(exports, "madd_selftest");
     const attention = (name: string, scratch: string): AttentionKernel => ({
       run: exports[name] as AttentionExport,
       scratchPerHead: exports[scratch] as ScratchBytesExport,
       index: KERNEL_NAMES_BY_INDEX.indexOf(name),
     });
     return new WasmKernels(new WasmHeap(memory), fns, pool, options.minParallelWork ?? MIN_PARALLEL_WORK, relaxed, u8, split, {
-      flash: attention(relaxed && selftestPasses(exports, "madd_selftest") ? ATTENTION_NAMES.flashFma : ATTENTION_NAMES.flash, "flash_scratch_bytes"),
-      f32: attention(ATTENTION_NAMES.f32, "f32_scratch_bytes"),
+      flash: attention(fused ? ATTENTION_NAMES.flashFma : ATTENTION_NAMES.flash, "flash_scratch_bytes"),
+      f32: attention(fused ? ATTENTION_NAMES.f32Fma : ATTENTION_NAMES.f32, "f32_scratch_bytes"),
     }, {
       siluMul: exports[SILU_MUL] as SiluMulExport,
       rmsnorm: exports["rmsnorm"] as RmsnormExport,

@@ -6,7 +6,8 @@
 // two f64 lanes instead of one chain: both are far more exact than the f32 score they are rounded to.
 // The value updates come in two forms with the same results: flash_attention_fma, on relaxed SIMD's
 // multiply-add where madd_selftest shows the engine fuses it (x64 with FMA3, Arm), and
-// flash_attention, which works the fused result out in f64 (fmaExact2) for every other engine.
+// flash_attention, which works the fused result out in f64 (fmaExact2) for every other engine. The
+// all-f32 attention for longer batches (attention_f32, attention_f32_fma) does the same.
 
 import { roundF16x4 } from "./common";
 import { expNeg, expNeg2 } from "./exp";
@@ -34,14 +35,6 @@ import { expNeg, expNeg2 } from "./exp";
   }
   const s = f64x2.add(s0, s1);
   return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
-}
-
-/** f32(a + w * x) for four f32 lanes x and a and an f64x2 splat w, the arithmetic in f64 (attention_f32's update). */
-// @ts-ignore: decorator
-@inline function madF32(x: v128, a: v128, w: v128): v128 {
-  const lo = f64x2.add(f64x2.promote_low_f32x4(a), f64x2.mul(w, f64x2.promote_low_f32x4(x)));
-  const hi = f64x2.add(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.mul(w, f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))));
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
 /**
@@ -248,10 +241,21 @@ export function flash_attention_fma(q: usize, k: usize, v: usize, out: usize, sc
  * Causal softmax attention kept in f32, as ops.ts's attention without f16Softmax (ggml's tiled flash
  * attention for 64 or more query rows computes the same): scores f32(f32(dot) * scale), weights
  * f32(e^(s - max)) summed in f64 in position order, each divided by the sum and rounded to f32, and
- * the output accumulated in f32 position by position. Arguments as flash_attention's; head h's
- * scratch (its scores) is at scratch + h * f32_scratch_bytes(...).
+ * the output accumulated in f32 position by position, one fused multiply-add per value (fmaF32x4,
+ * in two forms as flash_attention's). Arguments as flash_attention's; head h's scratch (its scores)
+ * is at scratch + h * f32_scratch_bytes(...).
  */
 export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
+  tiled(false, q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim, h0, h1);
+}
+
+/** attention_f32 on relaxed SIMD's fused multiply-add (only where madd_selftest passes; the plain build's is attention_f32). */
+export function attention_f32_fma(q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
+  tiled(true, q, k, v, out, scratch, start, nTok, heads, kvHeads, headDim, h0, h1);
+}
+
+// @ts-ignore: decorator
+@inline function tiled(fused: bool, q: usize, k: usize, v: usize, out: usize, scratch: usize, start: i32, nTok: i32, heads: i32, kvHeads: i32, headDim: i32, h0: i32, h1: i32): void {
   const group = heads / kvHeads;
   const kvDim = kvHeads * headDim;
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
@@ -292,9 +296,9 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, scratch:
       const o = out + qBase;
       for (let d: usize = 0; d < hd; d += 4) v128.store(o + (d << 2), f32x4.splat(0));
       for (let p = 0; p < visible; p++) {
-        const w = f64x2.splat(<f64>(<f32>(<f64>load<f32>(scores + (<usize>p << 2)) * inv)));
+        const w = f32x4.splat(<f32>(<f64>load<f32>(scores + (<usize>p << 2)) * inv));
         const vr = v + (<usize>(p * kvDim) << 2) + kvOff;
-        for (let d: usize = 0; d < hd; d += 4) v128.store(o + (d << 2), madF32(v128.load(vr + (d << 2)), v128.load(o + (d << 2)), w));
+        for (let d: usize = 0; d < hd; d += 4) v128.store(o + (d << 2), fmaF32x4(fused, v128.load(vr + (d << 2)), v128.load(o + (d << 2)), w));
       }
     }
   }

@@ -5,7 +5,7 @@
 // product (kernels-relaxed*.wasm), picked at run time when the engine can run it.
 export { matmul_q8_0, matmul_q8_0_u8, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1, q8_split, q8_widen, q8_u8_group, q8_0_pack, q8_0_unpack, Q8_WIDE_MIN_TOKENS } from "./blocks32";
 export { dot_i7_selftest, dot_u8_selftest, settled_lane } from "./common";
-export { attention_f32, f32_scratch_bytes, flash_attention, flash_attention_fma, flash_scratch_bytes, fma_exact_selftest, madd_selftest } from "./attention";
+export { attention_f32, attention_f32_fma, f32_scratch_bytes, flash_attention, flash_attention_fma, flash_scratch_bytes, fma_exact_selftest, madd_selftest } from "./attention";
 export { silu_mul } from "./activations";
 export { rmsnorm, rope } from "./norms";
 export { quantize_q8_0, quantize_q8_k } from "./quantize";

@@ -456,8 +456,9 @@ export class WasmKernels {
   private q4kGroups(direction: "pack" | "unpack", raw: number, ptr: number, rows: number, r: number, n: number, cols: number): void {
     const k = this.rowKernels;
     const nb = cols / 256, rawRow = nb * 144, rows4 = rows & ~3;
-    const inGroups = Math.max(0, Math.min(r + n, rows4) - r);
-    if (inGroups > 0) (direction === "pack" ? k.q4kPackX4 : k.q4kUnpackX4)(direction === "pack" ? raw : ptr + (r / 4) * nb * 608, direction === "pack" ? ptr + (r / 4) * nb * 608 : raw, inGroups / 4, nb);
+    const groups = Math.max(0, Math.min(r + n, rows4) - r) / 4, grouped = ptr + (r / 4) * nb * 608;
+    if (groups > 0 && direction === "pack") k.q4kPackX4(raw, grouped, groups, nb);
+    else if (groups > 0) k.q4kUnpackX4(grouped, raw, groups, nb);
     const tail = ptr + (rows4 / 4) * nb * 608;
     for (let i = Math.max(r, rows4); i < r + n; i++) {
       const packed = tail + (i - rows4) * nb * 152, gguf = raw + (i - r) * rawRow;

@@ -574,14 +574,17 @@ import { dotI7, dotU8I8Add, f16At, f16Bits, hsum, reduce4 } from "./common";
       const w = dAndMin(kind, o);
       const wd = i32x4.shuffle(w, w, 0, 0, 0, 0), wm = i32x4.shuffle(w, w, 1, 1, 1, 1);
       let sumi = reduce4(acc0, acc1, acc2, acc3), mins = minSums4(m, s, ts), da = tokenScales4(d, tb);
-      y01 = f64x2.add(y01, fin45Pair(sumi, mins, f32x4.mul(wd, da), f32x4.mul(wm, da)));
-      y23 = f64x2.add(y23, fin45Pair(upper(sumi), upper(mins), upper(f32x4.mul(wd, da)), upper(f32x4.mul(wm, da))));
+      let dd = f32x4.mul(wd, da), dm = f32x4.mul(wm, da);
+      y01 = f64x2.add(y01, fin45Pair(sumi, mins, dd, dm));
+      y23 = f64x2.add(y23, fin45Pair(upper(sumi), upper(mins), upper(dd), upper(dm)));
       if (eight) {
         sumi = reduce4(acc4, acc5, acc6, acc7);
         mins = minSums4(m, s + 4 * ts, ts);
         da = tokenScales4(d + 4 * tb, tb);
-        y45 = f64x2.add(y45, fin45Pair(sumi, mins, f32x4.mul(wd, da), f32x4.mul(wm, da)));
-        y67 = f64x2.add(y67, fin45Pair(upper(sumi), upper(mins), upper(f32x4.mul(wd, da)), upper(f32x4.mul(wm, da))));
+        dd = f32x4.mul(wd, da);
+        dm = f32x4.mul(wm, da);
+        y45 = f64x2.add(y45, fin45Pair(sumi, mins, dd, dm));
+        y67 = f64x2.add(y67, fin45Pair(upper(sumi), upper(mins), upper(dd), upper(dm)));
       }
     }
     o += bb;
